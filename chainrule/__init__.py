@@ -1,0 +1,42 @@
+"""chainrule: neural-network fundamentals on NumPy.
+
+Tensors that record the operations applied to them, reverse-mode differentiation to any order,
+layers, losses, optimizers from SGD to Newton's method, data and augmentation, and tools that
+show what happens inside a network. The API follows PyTorch's names.
+"""
+
+from chainrule import backend
+from chainrule.backend import manual_seed
+from chainrule.tensor import Tensor
+from chainrule.creation import (
+    arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, randint,
+    randn, randperm, tensor, zeros, zeros_like,
+)
+from chainrule.autograd import (
+    detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled,
+)
+from chainrule.ops.elementwise import (
+    abs, add, clamp, clip, cos, div, eq, exp, ge, gt, isfinite, isnan, le, log, logical_and,
+    logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin,
+    sqrt, sub, tanh, where,
+)
+from chainrule.ops.linalg import dot, matmul
+from chainrule.ops.reduce import (
+    all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var,
+)
+from chainrule.ops.shape import (
+    cat, chunk, concatenate, expand, flatten, getitem, pad, permute, repeat, reshape, split,
+    squeeze, stack, transpose, unsqueeze, view,
+)
+
+float32 = backend.float32
+float64 = backend.float64
+float16 = backend.float16
+int32 = backend.int32
+int64 = backend.int64
+bool = backend.bool_
+float = float32
+double = float64
+long = int64
+
+__version__ = "0.1.0"

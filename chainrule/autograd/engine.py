@@ -1,0 +1,279 @@
+"""The backward engine: iterative topological order, then each node's backward once.
+
+Gradients flowing into a node from all its consumers are summed before its backward runs, so a
+shared sub-expression gets its gradient once. The order is an explicit-stack depth-first search
+(no recursion, so a chain of 100,000 ops is fine) over each node's inputs in order, so it is the
+same on every run.
+"""
+
+from __future__ import annotations
+
+from typing import Sequence
+
+import numpy as np
+
+from chainrule.autograd import anomaly, grad_mode
+from chainrule.autograd.function import Function
+
+
+def _topological_order(roots: Sequence[Function]) -> list[Function]:
+    """Nodes reachable from ``roots``, each after every node that consumes it."""
+    post_order: list[Function] = []
+    seen: set[int] = set()
+    for root in roots:
+        if id(root) in seen:
+            continue
+        seen.add(id(root))
+        stack = [(root, iter(root.next))]
+        while stack:
+            node, edges = stack[-1]
+            for edge in edges:
+                if isinstance(edge, Function) and id(edge) not in seen:
+                    seen.add(id(edge))
+                    stack.append((edge, iter(edge.next)))
+                    break
+            else:
+                stack.pop()
+                post_order.append(node)
+    post_order.reverse()
+    return post_order
+
+
+def _accumulate(table: dict, key, value, owner) -> None:
+    entry = table.get(key)
+    if entry is None:
+        table[key] = [owner, value]
+    else:
+        entry[1] = entry[1] + value
+
+
+def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
+                 inputs=None, allow_unused: bool = False):
+    """Backpropagate from ``outputs``.
+
+    With ``inputs=None`` gradients are accumulated into the ``.grad`` of leaves (``backward``);
+    otherwise the gradients of ``inputs`` are returned and no ``.grad`` is touched (``grad``).
+    """
+    from chainrule.tensor import Tensor
+
+    node_grads: dict[int, list] = {}
+    leaf_grads: dict[int, list] = {}
+    roots = []
+    for position, (out, grad) in enumerate(zip(outputs, grad_outputs)):
+        if not out.requires_grad:
+            raise RuntimeError(
+                f"element {position} of the outputs does not require grad and has no grad_fn: "
+                "nothing in its computation requires a gradient. Create the inputs with "
+                "requires_grad=True (or call .requires_grad_()), and do not compute under no_grad."
+            )
+        if out.grad_fn is None:
+            _accumulate(leaf_grads, id(out), grad, out)
+        else:
+            _accumulate(node_grads, id(out.grad_fn), grad, out.grad_fn)
+            roots.append(out.grad_fn)
+
+    wanted_nodes = wanted_leaves = None
+    if inputs is not None:
+        wanted_nodes = {id(t.grad_fn): None for t in inputs if t.grad_fn is not None}
+        wanted_leaves = {id(t) for t in inputs if t.grad_fn is None}
+
+    order = _topological_order(roots)
+    check_anomaly = anomaly._enabled
+    previous_mode = grad_mode._GradMode.enabled
+    grad_mode._GradMode.enabled = create_graph
+    try:
+        for node in order:
+            entry = node_grads.pop(id(node), None)
+            if entry is None:
+                continue
+            grad = entry[1]
+            hooks = getattr(node, "_output_hooks", None)
+            if hooks:
+                for hook in hooks:
+                    replacement = hook(grad)
+                    if replacement is not None:
+                        grad = replacement
+            retained = getattr(node, "_retained", None)
+            if retained is not None:
+                tensor = retained()
+                if tensor is not None:
+                    kept = grad if create_graph else grad.detach()
+                    tensor.grad = kept if tensor.grad is None else tensor.grad + kept
+            if wanted_nodes is not None and id(node) in wanted_nodes:
+                wanted_nodes[id(node)] = grad
+            node._check_saved()
+            input_grads = node.backward(grad)
+            if not isinstance(input_grads, tuple):
+                input_grads = (input_grads,)
+            if check_anomaly:
+                anomaly.check_gradients(node, input_grads)
+            for edge, input_grad in zip(node.next, input_grads):
+                if edge is None or input_grad is None:
+                    continue
+                if isinstance(edge, Function):
+                    _accumulate(node_grads, id(edge), input_grad, edge)
+                else:
+                    _accumulate(leaf_grads, id(edge), input_grad, edge)
+            if not retain_graph:
+                node._release()
+    finally:
+        grad_mode._GradMode.enabled = previous_mode
+
+    if inputs is not None:
+        results = []
+        for position, tensor in enumerate(inputs):
+            if tensor.grad_fn is not None:
+                grad = wanted_nodes.get(id(tensor.grad_fn))
+            else:
+                entry = leaf_grads.get(id(tensor))
+                grad = None if entry is None else entry[1]
+                if grad is not None and tensor._hooks:
+                    grad = _run_leaf_hooks(tensor, grad)
+            if grad is None and not allow_unused:
+                raise RuntimeError(
+                    f"input {position} (shape {tuple(tensor.shape)}) was not used to compute the "
+                    "outputs, so it has no gradient. Pass allow_unused=True to get None for it."
+                )
+            if grad is not None and not create_graph:
+                grad = grad.detach()
+            results.append(grad)
+        return tuple(results)
+
+    owned: set[int] = {id(_root_base(g.data)) for g in grad_outputs}
+    for tensor, grad in leaf_grads.values():
+        if tensor._hooks:
+            grad = _run_leaf_hooks(tensor, grad)
+        if not create_graph:
+            grad = _exclusive(grad, owned)
+        if tensor.grad is None:
+            tensor.grad = grad
+        else:
+            tensor.grad = tensor.grad + grad
+    return None
+
+
+def _run_leaf_hooks(tensor, grad):
+    for hook in tensor._hooks:
+        replacement = hook(grad)
+        if replacement is not None:
+            grad = replacement
+    return grad
+
+
+def _root_base(array: np.ndarray) -> np.ndarray:
+    while array.base is not None and isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _exclusive(grad, owned: set):
+    """A detached gradient whose memory no other leaf's .grad shares, and that is writable.
+
+    Ops hand the same array to several inputs (``a + b``) or views of it (``reshape``, broadcast
+    ``expand``); a ``.grad`` must be safe to change in place (clipping, ``zero_grad``).
+    """
+    from chainrule.tensor import Tensor
+
+    data = grad.data
+    base = _root_base(data)
+    if not data.flags.writeable or id(base) in owned:
+        data = np.array(data, copy=True)
+        base = data
+    owned.add(id(base))
+    return Tensor._make(data)
+
+
+def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bool = False,
+         allow_unused: bool = False):
+    """Gradients of ``outputs`` with respect to ``inputs``, returned as a tuple.
+
+    Unlike ``backward`` it does not touch ``.grad``. With ``create_graph=True`` the gradients are
+    themselves differentiable (Hessian-vector products, Hessians, ...).
+
+    Args:
+        outputs: a Tensor or a sequence of Tensors.
+        inputs: a Tensor or a sequence of Tensors that the outputs depend on.
+        grad_outputs: the vector(s) in the vector-Jacobian product; required for non-scalar
+            outputs, ones for scalar outputs when omitted.
+        retain_graph: keep the graph for another backward; defaults to ``create_graph``.
+        create_graph: record the backward computation so it can be differentiated again.
+        allow_unused: return None for inputs the outputs do not depend on instead of raising.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> (dx,) = cr.grad(x ** 3, x, create_graph=True)
+        >>> (d2x,) = cr.grad(dx, x)
+        >>> float(dx), float(d2x)
+        (27.0, 18.0)
+    """
+    from chainrule.tensor import Tensor
+
+    outputs = _as_tensor_tuple(outputs, "outputs")
+    inputs = _as_tensor_tuple(inputs, "inputs")
+    for position, tensor in enumerate(inputs):
+        if not tensor.requires_grad:
+            raise RuntimeError(
+                f"input {position} (shape {tuple(tensor.shape)}) does not require grad; create it "
+                "with requires_grad=True to differentiate with respect to it."
+            )
+    grad_outputs = _make_grad_outputs(outputs, grad_outputs)
+    if retain_graph is None:
+        retain_graph = create_graph
+    return run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs, allow_unused)
+
+
+def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False) -> None:
+    """Accumulate into the leaves' ``.grad`` the gradients of ``tensors`` (see Tensor.backward)."""
+    tensors = _as_tensor_tuple(tensors, "tensors")
+    grad_tensors = _make_grad_outputs(tensors, grad_tensors)
+    if retain_graph is None:
+        retain_graph = create_graph
+    run_backward(tensors, grad_tensors, retain_graph, create_graph)
+
+
+def _as_tensor_tuple(values, what: str) -> tuple:
+    from chainrule.tensor import Tensor
+
+    if isinstance(values, Tensor):
+        return (values,)
+    values = tuple(values)
+    for position, value in enumerate(values):
+        if not isinstance(value, Tensor):
+            raise TypeError(f"{what}[{position}] should be a Tensor, got {type(value).__name__}")
+    return values
+
+
+def _make_grad_outputs(outputs, grad_outputs) -> tuple:
+    from chainrule.tensor import Tensor
+
+    if grad_outputs is None:
+        grad_outputs = (None,) * len(outputs)
+    elif isinstance(grad_outputs, Tensor):
+        grad_outputs = (grad_outputs,)
+    else:
+        grad_outputs = tuple(grad_outputs)
+    if len(grad_outputs) != len(outputs):
+        raise ValueError(
+            f"got {len(grad_outputs)} gradients for {len(outputs)} outputs; give one per output"
+        )
+    made = []
+    for position, (out, grad) in enumerate(zip(outputs, grad_outputs)):
+        if grad is None:
+            if out.data.size != 1:
+                raise RuntimeError(
+                    f"grad can be implicitly created only for scalar outputs, but output "
+                    f"{position} has shape {tuple(out.shape)}. Pass a gradient of that shape "
+                    "(e.g. y.backward(cr.ones_like(y))) or reduce it first (y.sum().backward())."
+                )
+            grad = Tensor._make(np.ones(out.shape, dtype=out.dtype))
+        else:
+            if not isinstance(grad, Tensor):
+                grad = Tensor(grad, dtype=out.dtype)
+            if grad.shape != out.shape:
+                raise RuntimeError(
+                    f"gradient {position} has shape {tuple(grad.shape)} but its output has shape "
+                    f"{tuple(out.shape)}; they must match."
+                )
+        made.append(grad)
+    return tuple(made)

@@ -1,0 +1,152 @@
+"""``Function``: the base of every differentiable op.
+
+An op is a subclass with ``forward`` (on NumPy arrays) and ``backward`` (on Tensors, written with
+chainrule's own differentiable ops so that gradients of gradients work) side by side, and a
+lowercase wrapper under it that users call::
+
+    class Exp(Function):
+        saves_output = True
+
+        def forward(self, x):
+            return np.exp(x)
+
+        def backward(self, grad_output):
+            return grad_output * self.output
+
+    def exp(x):
+        return Exp.apply(x)
+
+The graph is made of ``Function`` nodes. Each node keeps its input tensors (for ``backward``) and
+``next``: for each input, the node that made it, the leaf tensor itself, or ``None`` when that
+input needs no gradient.
+"""
+
+from __future__ import annotations
+
+import traceback
+import weakref
+
+from chainrule.autograd import grad_mode
+from chainrule.autograd import anomaly
+
+
+class Function:
+    """Base class of differentiable ops: ``forward`` on arrays, ``backward`` on Tensors.
+
+    Class attributes an op sets:
+        needs_inputs: backward reads the input tensors' values, so changing one of them in place
+            before backward is an error (checked with version counters).
+        saves_output: backward reads the output (cheapest for exp, sigmoid, tanh, relu, sqrt);
+            it is available as ``self.output`` inside backward.
+        saved_is_metadata: ``self.saved`` holds only shapes and options, so the node can run
+            backward again after a release (as PyTorch's view and sum nodes can).
+
+    Inside ``forward`` an op may keep what backward needs in ``self.saved``; it is dropped when
+    the graph is released. ``self.recording`` says whether a graph is being recorded at all, so
+    forward can skip saving when it is not.
+    """
+
+    needs_inputs = True
+    saves_output = False
+    saved_is_metadata = False
+
+    saved = None
+    recording = False
+    _released = False
+
+    @classmethod
+    def apply(cls, *inputs, **params):
+        """Run the op on tensors and, when a gradient is needed, record it in the graph."""
+        from chainrule.tensor import Tensor
+
+        fn = cls()
+        recording = grad_mode._GradMode.enabled and any(t.requires_grad for t in inputs)
+        fn.recording = recording
+        out = fn.forward(*[t.data for t in inputs], **params)
+        if not recording:
+            return Tensor._make(out)
+        fn.inputs = inputs
+        fn.next = tuple(
+            (t.grad_fn or t) if t.requires_grad else None for t in inputs
+        )
+        if cls.needs_inputs:
+            fn._versions = tuple(t._version for t in inputs)
+        result = Tensor._make(out, fn, True)
+        if cls.saves_output:
+            fn._output_data = out
+            fn._output_ref = weakref.ref(result)
+            fn._output_version = 0
+        if anomaly._enabled:
+            fn._trace = traceback.extract_stack()[:-2]
+        return result
+
+    def forward(self, *arrays, **params):
+        raise NotImplementedError(f"{type(self).__name__} does not define forward")
+
+    def backward(self, grad_output):
+        raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    @property
+    def needs_input_grad(self) -> tuple[bool, ...]:
+        """For each input, whether backward has to compute its gradient."""
+        return tuple(edge is not None for edge in self.next)
+
+    @property
+    def output(self):
+        """The op's output as a Tensor in the graph (only for ops with ``saves_output``)."""
+        from chainrule.tensor import Tensor
+
+        out = self._output_ref()
+        if out is None:
+            out = Tensor._make(self._output_data, self, True)
+            self._output_ref = weakref.ref(out)
+            self._output_version = out._version
+        return out
+
+    def _check_saved(self) -> None:
+        """Raise if the graph was released or a saved tensor was changed in place since."""
+        name = type(self).__name__
+        if self._released:
+            raise RuntimeError(
+                f"Trying to backward through the graph a second time: the values saved by "
+                f"{name} were freed by the previous backward. Pass retain_graph=True to the first "
+                "backward() (or grad()) if you need to go through the graph twice."
+            )
+        if type(self).needs_inputs:
+            for position, (tensor, version) in enumerate(zip(self.inputs, self._versions)):
+                if tensor._version != version:
+                    raise RuntimeError(_inplace_message(name, f"input {position}", tensor,
+                                                        version))
+        if type(self).saves_output:
+            out = self._output_ref()
+            if out is not None and out._version != self._output_version:
+                raise RuntimeError(_inplace_message(name, "output", out, self._output_version))
+
+    def _release(self) -> None:
+        """Drop what backward needed, so memory is freed after a backward without retain_graph."""
+        cls = type(self)
+        if cls.needs_inputs or cls.saves_output or (
+            self.saved is not None and not cls.saved_is_metadata
+        ):
+            self._released = True
+            self.saved = None
+            if cls.saves_output:
+                self._output_data = None
+            if cls.needs_inputs:
+                self.inputs = ()
+
+    def name(self) -> str:
+        """The op's name as shown in errors and graph drawings (e.g. ``MulBackward``)."""
+        return type(self).__name__ + "Backward"
+
+    def __repr__(self) -> str:
+        return f"<{self.name()}>"
+
+
+def _inplace_message(op_name: str, which: str, tensor, version: int) -> str:
+    return (
+        f"one of the tensors needed for gradient computation has been modified by an in-place "
+        f"operation: the {which} of {op_name}, a tensor of shape {tuple(tensor.shape)}, is at "
+        f"version {tensor._version}; expected version {version} instead. Use an out-of-place "
+        "operation (y = y * 2 instead of y.mul_(2)), or .clone() the tensor before changing it."
+    )

@@ -1,0 +1,1 @@
+"""Differentiable ops: one ``Function`` subclass and its lowercase wrapper per op."""

@@ -1,0 +1,253 @@
+"""Reductions over one or more dimensions (``dim`` or NumPy's ``axis``, ``keepdim``/``keepdims``)."""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.ops._util import as_tensor, dim_alias, normalize_dims
+from chainrule.tensor import Tensor
+
+ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
+ValuesIndices.__doc__ = "What ``max(dim)``/``min(dim)`` return: the values and their indices."
+
+
+def _keepdim_shape(shape: tuple, axes: tuple | None) -> tuple:
+    if axes is None:
+        return (1,) * len(shape)
+    return tuple(1 if i in axes else s for i, s in enumerate(shape))
+
+
+def _expand_back(grad: Tensor, shape: tuple, axes, keepdim: bool) -> Tensor:
+    """Undo a reduction's shape: restore the reduced dims as size 1, then broadcast."""
+    from chainrule.ops.shape import expand, reshape
+
+    if not keepdim:
+        grad = reshape(grad, _keepdim_shape(shape, axes))
+    return expand(grad, shape)
+
+
+class Sum(Function):
+    """sum(x, dims);  the gradient is grad broadcast back over the summed dimensions."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, axes=None, keepdim=False):
+        self.saved = (x.shape, axes, keepdim)
+        return np.sum(x, axis=axes, keepdims=keepdim)
+
+    def backward(self, grad_output):
+        shape, axes, keepdim = self.saved
+        return _expand_back(grad_output, shape, axes, keepdim)
+
+
+def sum(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """Sum over ``dim`` (None: all; int or tuple; negatives allowed).
+
+    Example:
+        >>> import chainrule as cr
+        >>> cr.ones(2, 3).sum(dim=1)
+        tensor([3., 3.])
+    """
+    x = as_tensor(x)
+    dim, keepdim = dim_alias(dim, keepdim, aliases, "sum")
+    axes = normalize_dims(dim, x.ndim, "sum")
+    if x.data.dtype.kind == "b":
+        x = Tensor._make(x.data.astype(np.int64))
+    return Sum.apply(x, axes=axes, keepdim=bool(keepdim))
+
+
+def _count(shape: tuple, axes) -> int:
+    if axes is None:
+        return int(np.prod(shape))
+    return int(np.prod([shape[a] for a in axes]))
+
+
+def mean(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """Mean over ``dim``; the sum divided by the number of elements reduced."""
+    x = as_tensor(x)
+    dim, keepdim = dim_alias(dim, keepdim, aliases, "mean")
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"mean needs a floating-point tensor, got dtype {x.dtype}; use .float()")
+    axes = normalize_dims(dim, x.ndim, "mean")
+    count = _count(x.shape, axes if x.ndim else None)
+    return Sum.apply(x, axes=axes, keepdim=bool(keepdim)) * (1.0 / count if count else np.nan)
+
+
+class Extremum(Function):
+    """max or min over dims;  the gradient goes to the element(s) that won.
+
+    ``mode='index'`` sends it to the one index returned (``max(dim)``); ``mode='even'`` splits it
+    evenly among ties (``max()``, ``amax``), as PyTorch does.
+    """
+
+    def forward(self, x, axes=None, keepdim=False, largest=True, mode="even"):
+        if x.size == 0:
+            raise ValueError(
+                f"{'max' if largest else 'min'}: cannot reduce an empty tensor of shape {x.shape}"
+            )
+        reduce = np.max if largest else np.min
+        values = reduce(x, axis=axes, keepdims=True)
+        if self.recording:
+            if mode == "index":
+                arg = (np.argmax if largest else np.argmin)(x, axis=axes[0], keepdims=True)
+                weights = np.zeros(x.shape, dtype=x.dtype)
+                np.put_along_axis(weights, arg, 1, axis=axes[0])
+            else:
+                winners = x == values
+                weights = winners / winners.sum(axis=axes, keepdims=True).astype(x.dtype)
+                weights = weights.astype(x.dtype, copy=False)
+            self.saved = (weights, axes, keepdim)
+        return values if keepdim else values.reshape(
+            tuple(s for i, s in enumerate(x.shape) if axes is not None and i not in axes)
+        )
+
+    def backward(self, grad_output):
+        weights, axes, keepdim = self.saved
+        return _expand_back(grad_output, weights.shape, axes, keepdim) * Tensor._make(weights)
+
+
+def _extremum(x, dim, keepdim, aliases, largest: bool, op: str, with_indices: bool):
+    x = as_tensor(x)
+    numpy_style = "axis" in aliases
+    dim, keepdim = dim_alias(dim, keepdim, aliases, op)
+    axes = normalize_dims(dim, x.ndim, op)
+    single = dim is not None and isinstance(dim, (int, np.integer))
+    if x.ndim == 0:
+        axes = None
+    if with_indices and single and not numpy_style and x.ndim > 0:
+        values = Extremum.apply(x, axes=axes, keepdim=bool(keepdim), largest=largest,
+                                mode="index")
+        arg = (np.argmax if largest else np.argmin)(x.data, axis=axes[0], keepdims=bool(keepdim))
+        return ValuesIndices(values, Tensor._make(arg.astype(np.int64)))
+    return Extremum.apply(x, axes=axes, keepdim=bool(keepdim), largest=largest, mode="even")
+
+
+def max(x, dim=None, keepdim: bool = False, **aliases):
+    """Largest value: over everything (a tensor), or along one ``dim`` as PyTorch, returning
+    ``(values, indices)``; with NumPy's ``axis=`` (or a tuple of dims) only the values.
+
+    The gradient goes to the index returned, or is split evenly among ties for full reductions.
+    """
+    return _extremum(x, dim, keepdim, aliases, True, "max", with_indices=True)
+
+
+def min(x, dim=None, keepdim: bool = False, **aliases):
+    """Smallest value; see ``max`` for what is returned."""
+    return _extremum(x, dim, keepdim, aliases, False, "min", with_indices=True)
+
+
+def amax(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """Largest values over ``dim`` (int or tuple); the gradient is split evenly among ties."""
+    return _extremum(x, dim, keepdim, aliases, True, "amax", with_indices=False)
+
+
+def amin(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """Smallest values over ``dim`` (int or tuple); the gradient is split evenly among ties."""
+    return _extremum(x, dim, keepdim, aliases, False, "amin", with_indices=False)
+
+
+def var(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, correction=None,
+        **aliases) -> Tensor:
+    """Variance over ``dim``: sum((x - mean)²) / (n - correction), correction 1 by default.
+
+    ``unbiased=False`` (or ``correction=0``, or NumPy's ``ddof=0``) gives the population variance.
+    """
+    x = as_tensor(x)
+    if "ddof" in aliases:
+        correction = aliases.pop("ddof")
+    dim, keepdim = dim_alias(dim, keepdim, aliases, "var")
+    if unbiased is not None and correction is not None:
+        raise TypeError("var: give unbiased or correction, not both")
+    if correction is None:
+        correction = 1 if unbiased is None or unbiased else 0
+    axes = normalize_dims(dim, x.ndim, "var")
+    count = _count(x.shape, axes if x.ndim else None)
+    centered = x - mean(x, axes, keepdim=True)
+    squares = sum(centered * centered, axes, keepdim=bool(keepdim))
+    denominator = count - correction
+    return squares * (1.0 / denominator if denominator > 0 else np.nan)
+
+
+def std(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, correction=None,
+        **aliases) -> Tensor:
+    """Standard deviation: the square root of ``var`` with the same arguments."""
+    from chainrule.ops.elementwise import sqrt
+
+    return sqrt(var(x, dim, unbiased=unbiased, keepdim=keepdim, correction=correction, **aliases))
+
+
+def logsumexp(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """log(sum(exp(x))) over ``dim``, computed stably by shifting by the maximum.
+
+    Its gradient is the softmax of x along ``dim``.
+    """
+    from chainrule.ops.elementwise import exp, log
+    from chainrule.ops.shape import reshape
+
+    x = as_tensor(x)
+    dim, keepdim = dim_alias(dim, keepdim, aliases, "logsumexp")
+    axes = normalize_dims(dim, x.ndim, "logsumexp")
+    if x.size == 0:
+        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    shift = np.max(x.data, axis=axes, keepdims=True)
+    shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype, copy=False)
+    shift_tensor = Tensor._make(shift)
+    out = log(sum(exp(x - shift_tensor), axes, keepdim=True)) + shift_tensor
+    if not keepdim:
+        out = reshape(out, tuple(s for i, s in enumerate(x.shape)
+                                 if axes is not None and i not in axes))
+    return out
+
+
+def _arg(x, dim, keepdim, aliases, fn, op) -> Tensor:
+    x = as_tensor(x)
+    dim, keepdim = dim_alias(dim, keepdim, aliases, op)
+    if dim is None:
+        index = np.asarray(fn(x.data.reshape(-1)), dtype=np.int64)
+        return Tensor._make(index.reshape((1,) * x.ndim) if keepdim else index)
+    (axis,) = normalize_dims(dim, x.ndim, op)
+    return Tensor._make(fn(x.data, axis=axis, keepdims=bool(keepdim)).astype(np.int64))
+
+
+def argmax(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """Index of the largest value (flattened when ``dim`` is None); int64, no gradient."""
+    return _arg(x, dim, keepdim, aliases, np.argmax, "argmax")
+
+
+def argmin(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
+    """Index of the smallest value (flattened when ``dim`` is None); int64, no gradient."""
+    return _arg(x, dim, keepdim, aliases, np.argmin, "argmin")
+
+
+def all(x, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether all elements are true (non-zero) over ``dim``; a bool tensor."""
+    x = as_tensor(x)
+    axes = normalize_dims(dim, x.ndim, "all")
+    return Tensor._make(np.all(x.data, axis=axes, keepdims=keepdim))
+
+
+def any(x, dim=None, keepdim: bool = False) -> Tensor:
+    """Whether any element is true (non-zero) over ``dim``; a bool tensor."""
+    x = as_tensor(x)
+    axes = normalize_dims(dim, x.ndim, "any")
+    return Tensor._make(np.any(x.data, axis=axes, keepdims=keepdim))
+
+
+def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
+    """The p-norm over ``dim`` (all elements by default): p = 1, 2, any positive number or inf."""
+    from chainrule.ops.elementwise import abs as absolute, pow, sqrt
+
+    x = as_tensor(x)
+    if p == 2:
+        return sqrt(sum(x * x, dim, keepdim))
+    if p == 1:
+        return sum(absolute(x), dim, keepdim)
+    if p == float("inf"):
+        return amax(absolute(x), dim, keepdim)
+    if isinstance(p, (int, float)) and p > 0:
+        return pow(sum(pow(absolute(x), p), dim, keepdim), 1.0 / p)
+    raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")

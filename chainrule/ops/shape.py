@@ -1,0 +1,415 @@
+"""Shape ops: reshape, transpose, broadcast, concatenate, pad and indexing."""
+
+from __future__ import annotations
+
+import numbers
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.ops._util import as_tensor, broadcast_shapes, normalize_dims, unbroadcast
+from chainrule.tensor import Tensor
+
+
+def _shape_arg(shape) -> tuple:
+    """Accept ``f(2, 3)`` and ``f((2, 3))``."""
+    if len(shape) == 1 and isinstance(shape[0], (tuple, list)):
+        shape = tuple(shape[0])
+    return tuple(int(s) for s in shape)
+
+
+class Reshape(Function):
+    """Same data, new shape;  the gradient is reshaped back."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, shape=None):
+        self.saved = x.shape
+        return x.reshape(shape)
+
+    def backward(self, grad_output):
+        return reshape(grad_output, self.saved)
+
+
+def reshape(x, *shape) -> Tensor:
+    """The same elements in a new shape (one dimension may be -1); alias ``view``."""
+    x = as_tensor(x)
+    shape = _shape_arg(shape)
+    if shape == x.shape:
+        return x
+    known = int(np.prod([s for s in shape if s != -1]))
+    if shape.count(-1) > 1 or (
+        -1 not in shape and known != x.size
+    ) or (-1 in shape and (known == 0 or x.size % known)):
+        raise ValueError(
+            f"reshape: cannot reshape a tensor of shape {tuple(x.shape)} ({x.size} elements) "
+            f"into shape {shape}"
+        )
+    return Reshape.apply(x, shape=shape)
+
+
+view = reshape
+
+
+def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
+    """Merge dimensions ``start_dim`` .. ``end_dim`` (inclusive) into one."""
+    x = as_tensor(x)
+    if x.ndim == 0:
+        return reshape(x, (1,))
+    start, end = normalize_dims(start_dim, x.ndim, "flatten")[0], normalize_dims(
+        end_dim, x.ndim, "flatten")[0]
+    if start > end:
+        raise ValueError(f"flatten: start_dim {start_dim} comes after end_dim {end_dim}")
+    merged = int(np.prod(x.shape[start:end + 1]))
+    return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
+
+
+class Permute(Function):
+    """Reorder dimensions;  the gradient is permuted back with the inverse order."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, dims=None):
+        self.saved = dims
+        return np.transpose(x, dims)
+
+    def backward(self, grad_output):
+        return permute(grad_output, tuple(np.argsort(self.saved)))
+
+
+def permute(x, *dims) -> Tensor:
+    """Reorder the dimensions: ``permute(x, (2, 0, 1))`` moves the last dimension first."""
+    x = as_tensor(x)
+    dims = _shape_arg(dims)
+    if sorted(d % max(x.ndim, 1) for d in dims) != list(range(x.ndim)):
+        raise ValueError(
+            f"permute: dims {dims} must be a reordering of 0..{x.ndim - 1} for a tensor of shape "
+            f"{tuple(x.shape)}"
+        )
+    dims = tuple(d % x.ndim for d in dims)
+    if dims == tuple(range(x.ndim)):
+        return x
+    return Permute.apply(x, dims=dims)
+
+
+def transpose(x, dim0: int, dim1: int) -> Tensor:
+    """Swap two dimensions."""
+    x = as_tensor(x)
+    if x.ndim < 2:
+        return x
+    a = normalize_dims(dim0, x.ndim, "transpose")[0]
+    b = normalize_dims(dim1, x.ndim, "transpose")[0]
+    dims = list(range(x.ndim))
+    dims[a], dims[b] = dims[b], dims[a]
+    return permute(x, tuple(dims))
+
+
+def squeeze(x, dim=None) -> Tensor:
+    """Remove dimensions of size 1 (all of them, or only ``dim`` if it has size 1)."""
+    x = as_tensor(x)
+    if dim is None:
+        return reshape(x, tuple(s for s in x.shape if s != 1))
+    axes = normalize_dims(dim, x.ndim, "squeeze") if x.ndim else ()
+    return reshape(x, tuple(s for i, s in enumerate(x.shape) if not (i in axes and s == 1)))
+
+
+def unsqueeze(x, dim: int) -> Tensor:
+    """Insert a dimension of size 1 at ``dim`` (negative counts from the end of the result)."""
+    x = as_tensor(x)
+    axis = normalize_dims(dim, x.ndim + 1, "unsqueeze")[0]
+    return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
+
+
+class Expand(Function):
+    """Broadcast to a larger shape without copying;  the gradient is summed back."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, shape=None):
+        self.saved = x.shape
+        return np.broadcast_to(x, shape)
+
+    def backward(self, grad_output):
+        return unbroadcast(grad_output, self.saved)
+
+
+def expand(x, *sizes) -> Tensor:
+    """Broadcast ``x`` to ``sizes`` (-1 keeps a dimension); the result shares memory."""
+    x = as_tensor(x)
+    sizes = _shape_arg(sizes)
+    lead = len(sizes) - x.ndim
+    if lead < 0:
+        raise ValueError(
+            f"expand: the target shape {sizes} has fewer dimensions than the tensor's "
+            f"{tuple(x.shape)}"
+        )
+    shape = tuple(x.shape[i - lead] if s == -1 and i >= lead else s for i, s in enumerate(sizes))
+    if shape == x.shape:
+        return x
+    broadcast_shapes("expand", x.shape, shape)
+    if np.broadcast_shapes(x.shape, shape) != shape:
+        raise ValueError(f"expand: cannot expand shape {tuple(x.shape)} to {shape}")
+    return Expand.apply(x, shape=shape)
+
+
+class Repeat(Function):
+    """Tile the tensor ``sizes`` times along each dimension (PyTorch's ``repeat``)."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, sizes=None):
+        self.saved = (x.shape, sizes)
+        return np.tile(x.reshape((1,) * (len(sizes) - x.ndim) + x.shape), sizes)
+
+    def backward(self, grad_output):
+        shape, sizes = self.saved
+        padded = (1,) * (len(sizes) - len(shape)) + shape
+        interleaved = tuple(v for pair in zip(sizes, padded) for v in pair)
+        from chainrule.ops.reduce import sum as reduce_sum
+
+        grad = reduce_sum(reshape(grad_output, interleaved), tuple(range(0, 2 * len(sizes), 2)))
+        return reshape(grad, shape)
+
+
+def repeat(x, *sizes) -> Tensor:
+    """Tile ``x``: ``repeat(x, 2, 1)`` stacks two copies along dimension 0 (as PyTorch)."""
+    x = as_tensor(x)
+    sizes = _shape_arg(sizes)
+    if len(sizes) < x.ndim:
+        raise ValueError(
+            f"repeat: give at least one count per dimension ({x.ndim}), got {len(sizes)}"
+        )
+    return Repeat.apply(x, sizes=sizes)
+
+
+class Cat(Function):
+    """Concatenate along ``dim``;  each input's gradient is its slice of the output gradient."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, *arrays, axis=0):
+        self.saved = (axis, [a.shape[axis] for a in arrays])
+        return np.concatenate(arrays, axis=axis)
+
+    def backward(self, grad_output):
+        axis, sizes = self.saved
+        grads, start = [], 0
+        for size, edge in zip(sizes, self.next):
+            if edge is None:
+                grads.append(None)
+            else:
+                index = (slice(None),) * axis + (slice(start, start + size),)
+                grads.append(getitem(grad_output, index))
+            start += size
+        return tuple(grads)
+
+
+def cat(tensors, dim: int = 0) -> Tensor:
+    """Join tensors along an existing dimension; all other dimensions must match."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("cat: expected a non-empty sequence of tensors")
+    first = tensors[0]
+    axis = normalize_dims(dim, first.ndim, "cat")[0]
+    for position, t in enumerate(tensors[1:], start=1):
+        if t.ndim != first.ndim or any(
+            i != axis and a != b for i, (a, b) in enumerate(zip(t.shape, first.shape))
+        ):
+            raise ValueError(
+                f"cat: tensor {position} has shape {tuple(t.shape)}, which does not match "
+                f"tensor 0's {tuple(first.shape)} outside dimension {axis}"
+            )
+    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
+    return Cat.apply(*tensors, axis=axis)
+
+
+concatenate = cat
+
+
+def stack(tensors, dim: int = 0) -> Tensor:
+    """Join tensors of the same shape along a new dimension."""
+    tensors = [as_tensor(t) for t in tensors]
+    if not tensors:
+        raise ValueError("stack: expected a non-empty sequence of tensors")
+    for position, t in enumerate(tensors[1:], start=1):
+        if t.shape != tensors[0].shape:
+            raise ValueError(
+                f"stack: tensor {position} has shape {tuple(t.shape)} but tensor 0 has "
+                f"{tuple(tensors[0].shape)}; stack needs equal shapes"
+            )
+    return cat([unsqueeze(t, dim) for t in tensors], dim)
+
+
+def split(x, split_size_or_sections, dim: int = 0) -> tuple:
+    """Split into pieces of ``split_size`` (the last may be smaller) or of the listed sizes."""
+    x = as_tensor(x)
+    axis = normalize_dims(dim, x.ndim, "split")[0]
+    length = x.shape[axis]
+    if isinstance(split_size_or_sections, numbers.Integral):
+        size = int(split_size_or_sections)
+        if size <= 0:
+            raise ValueError(f"split: split_size must be positive, got {size}")
+        sizes = [size] * (length // size) + ([length % size] if length % size else [])
+    else:
+        sizes = [int(s) for s in split_size_or_sections]
+        if sum(sizes) != length:
+            raise ValueError(
+                f"split: sizes {sizes} add up to {sum(sizes)} but dimension {axis} has {length}"
+            )
+    pieces, start = [], 0
+    for size in sizes:
+        pieces.append(getitem(x, (slice(None),) * axis + (slice(start, start + size),)))
+        start += size
+    return tuple(pieces)
+
+
+def chunk(x, chunks: int, dim: int = 0) -> tuple:
+    """Split into ``chunks`` pieces of equal size (the last may be smaller), as PyTorch."""
+    x = as_tensor(x)
+    if chunks <= 0:
+        raise ValueError(f"chunk: chunks must be positive, got {chunks}")
+    axis = normalize_dims(dim, x.ndim, "chunk")[0]
+    size = -(-x.shape[axis] // chunks)
+    return split(x, max(size, 1), axis)
+
+
+class Pad(Function):
+    """Constant padding;  the gradient is the un-padded slice."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, widths=None, value=0.0):
+        self.saved = widths
+        return np.pad(x, widths, mode="constant", constant_values=value)
+
+    def backward(self, grad_output):
+        index = tuple(slice(before, grad_output.shape[i] - after)
+                      for i, (before, after) in enumerate(self.saved))
+        return getitem(grad_output, index)
+
+
+def pad(x, pad: tuple, mode: str = "constant", value: float = 0.0) -> Tensor:
+    """Pad with a constant, PyTorch's way: ``pad=(left, right)`` pads the last dimension,
+    ``(left, right, top, bottom)`` the last two, and so on from the last dimension backwards."""
+    x = as_tensor(x)
+    if mode != "constant":
+        raise ValueError(f"pad: only mode='constant' is supported, got mode={mode!r}")
+    pad = tuple(int(p) for p in pad)
+    if len(pad) % 2 or len(pad) // 2 > x.ndim:
+        raise ValueError(
+            f"pad: expected pairs (before, after) for at most {x.ndim} dimensions, got {pad}"
+        )
+    if any(p < 0 for p in pad):
+        raise ValueError(f"pad: widths must be non-negative, got {pad}")
+    widths = [(0, 0)] * x.ndim
+    for i in range(len(pad) // 2):
+        widths[x.ndim - 1 - i] = (pad[2 * i], pad[2 * i + 1])
+    return Pad.apply(x, widths=tuple(widths), value=value)
+
+
+# ---------------------------------------------------------------------------- indexing
+def _normalize_index(index):
+    """Tensors inside an index become arrays; lists become integer or bool arrays."""
+    if isinstance(index, tuple):
+        return tuple(_normalize_index_item(i) for i in index)
+    return _normalize_index_item(index)
+
+
+def _normalize_index_item(item):
+    if isinstance(item, Tensor):
+        return item.data
+    if isinstance(item, list):
+        return np.asarray(item)
+    return item
+
+
+def _is_advanced(index) -> bool:
+    items = index if isinstance(index, tuple) else (index,)
+    return any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)
+
+
+class GetItem(Function):
+    """x[index];  the gradient is scattered back (summed where an index repeats)."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, index=None):
+        self.saved = (x.shape, index)
+        return x[index]
+
+    def backward(self, grad_output):
+        shape, index = self.saved
+        return IndexAdd.apply(grad_output, shape=shape, index=index)
+
+
+class IndexAdd(Function):
+    """zeros(shape) with ``grad`` added at ``index``: the backward of ``x[index]``."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, grad, shape=None, index=None):
+        self.saved = index
+        out = np.zeros(shape, dtype=grad.dtype)
+        if _is_advanced(index):
+            np.add.at(out, index, grad)
+        else:
+            out[index] = grad
+        return out
+
+    def backward(self, grad_output):
+        return getitem(grad_output, self.saved)
+
+
+def getitem(x, index) -> Tensor:
+    """``x[index]`` with ints, slices, None, Ellipsis, bool masks and integer arrays."""
+    x = as_tensor(x)
+    index = _normalize_index(index)
+    try:
+        return GetItem.apply(x, index=index)
+    except IndexError as error:
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape "
+                         f"{tuple(x.shape)}: {error}") from None
+
+
+class IndexPut(Function):
+    """x with ``x[index] = value``;  x's gradient is zero at index, value's is grad[index]."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, value, index=None):
+        self.saved = (index, value.shape)
+        out = x.copy()
+        out[index] = value
+        return out
+
+    def backward(self, grad_output):
+        index, value_shape = self.saved
+        grad_x = grad_value = None
+        if self.next[0] is not None:
+            grad_x = IndexPut.apply(grad_output, Tensor._make(np.zeros((), grad_output.dtype)),
+                                    index=index)
+        if self.next[1] is not None:
+            grad_value = unbroadcast(getitem(grad_output, index), value_shape)
+        return grad_x, grad_value
+
+
+def index_put(x, index, value, out=None) -> Tensor:
+    """``x`` with the elements at ``index`` replaced by ``value`` (in place with ``out``)."""
+    index = _normalize_index(index)
+    if out is not None:
+        out[index] = value.data if isinstance(value, Tensor) else value
+        return out
+    value = as_tensor(value, x)
+    if value.dtype != x.dtype:
+        value = value.to(x.dtype)
+    return IndexPut.apply(x, value, index=index)

@@ -1,0 +1,437 @@
+"""``Tensor``: an ndarray with a gradient and the node of the graph that made it.
+
+The arithmetic lives in ``chainrule.ops``; the methods here only delegate to it, so every
+operator has one definition, with its backward beside it.
+"""
+
+from __future__ import annotations
+
+import weakref
+from typing import Any
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd import grad_mode
+
+
+class Tensor:
+    """A multi-dimensional array that records the operations applied to it.
+
+    Args:
+        data: numbers, nested lists or an ndarray. Floating data becomes float32 unless ``dtype``
+            is given; integers become int64.
+        requires_grad: record operations on this tensor so that ``backward`` fills ``.grad``.
+        dtype: ``chainrule.float32``, ``chainrule.float64``, ``chainrule.int64``,
+            ``chainrule.bool`` or any NumPy dtype.
+
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0, 3.0], requires_grad=True)
+        >>> (x * x).sum().backward()
+        >>> x.grad
+        tensor([2., 4., 6.])
+    """
+
+    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_hooks", "__weakref__",
+                 "__dict__")
+    __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators (ndarray * Tensor).
+
+    def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
+        if isinstance(data, Tensor):
+            data = data.data
+        array = backend.as_array(data, dtype)
+        self.data = array
+        self.grad = None
+        self.grad_fn = None
+        self._version = 0
+        self._hooks = None
+        self.requires_grad = False
+        if requires_grad:
+            self.requires_grad_(True)
+
+    @classmethod
+    def _make(cls, array: np.ndarray, grad_fn=None, requires_grad: bool = False) -> "Tensor":
+        """Wrap an array as it is, without conversion (the ops' fast path)."""
+        tensor = object.__new__(Tensor)
+        tensor.data = array
+        tensor.grad = None
+        tensor.grad_fn = grad_fn
+        tensor.requires_grad = requires_grad
+        tensor._version = 0
+        tensor._hooks = None
+        return tensor
+
+    # ----------------------------------------------------------------- properties
+    @property
+    def shape(self) -> tuple[int, ...]:
+        return self.data.shape
+
+    @property
+    def dtype(self) -> np.dtype:
+        return self.data.dtype
+
+    @property
+    def ndim(self) -> int:
+        return self.data.ndim
+
+    @property
+    def size(self):
+        """Number of elements (an int), as NumPy's ``size``; ``size(dim)`` via ``.shape[dim]``."""
+        return self.data.size
+
+    def numel(self) -> int:
+        """Number of elements."""
+        return self.data.size
+
+    def dim(self) -> int:
+        """Number of dimensions."""
+        return self.data.ndim
+
+    @property
+    def is_leaf(self) -> bool:
+        """True for tensors not produced by a recorded op (user-created, parameters)."""
+        return self.grad_fn is None
+
+    @property
+    def T(self) -> "Tensor":
+        """The tensor with its dimensions reversed (the transpose for 2-D)."""
+        return _shape.permute(self, tuple(range(self.ndim - 1, -1, -1)))
+
+    @property
+    def mT(self) -> "Tensor":
+        """The last two dimensions swapped (batched matrix transpose)."""
+        return _shape.transpose(self, -2, -1)
+
+    # ----------------------------------------------------------------- conversion
+    def numpy(self) -> np.ndarray:
+        """The underlying ndarray (shared memory). Raises if the tensor requires grad."""
+        if self.requires_grad:
+            raise RuntimeError(
+                "Can't call numpy() on a tensor that requires grad. Use tensor.detach().numpy()."
+            )
+        return self.data
+
+    def __array__(self, dtype=None, copy=None):
+        if dtype is not None and dtype != self.data.dtype:
+            return self.data.astype(dtype)
+        if copy:
+            return self.data.copy()
+        return self.data
+
+    def item(self):
+        """The value of a one-element tensor as a Python number."""
+        if self.data.size != 1:
+            raise ValueError(
+                f"a Tensor with {self.data.size} elements (shape {tuple(self.shape)}) cannot be "
+                "converted to a Python scalar; only one-element tensors can"
+            )
+        return self.data.reshape(()).item()
+
+    def tolist(self):
+        """The data as (nested) Python lists."""
+        return self.data.tolist()
+
+    def __float__(self) -> float:
+        return float(self.item())
+
+    def __int__(self) -> int:
+        return int(self.item())
+
+    def __index__(self) -> int:
+        if self.data.dtype.kind not in "iub" or self.data.size != 1:
+            raise TypeError("only integer tensors of a single element can be used as an index")
+        return int(self.item())
+
+    def __bool__(self) -> bool:
+        if self.data.size != 1:
+            raise RuntimeError(
+                f"Boolean value of Tensor with {self.data.size} values (shape "
+                f"{tuple(self.shape)}) is ambiguous; use .any() or .all()"
+            )
+        return bool(self.data.reshape(()).item())
+
+    def __len__(self) -> int:
+        if self.data.ndim == 0:
+            raise TypeError("len() of a 0-d tensor")
+        return self.data.shape[0]
+
+    def __iter__(self):
+        if self.data.ndim == 0:
+            raise TypeError("iteration over a 0-d tensor")
+        return (self[i] for i in range(self.data.shape[0]))
+
+    __hash__ = object.__hash__
+
+    def __repr__(self) -> str:
+        body = np.array2string(self.data, separator=", ", prefix="tensor(", precision=4)
+        extras = []
+        if self.data.dtype not in (backend.float32, backend.int64, backend.bool_):
+            extras.append(f"dtype={self.data.dtype}")
+        if self.grad_fn is not None:
+            extras.append(f"grad_fn={self.grad_fn.name()}")
+        elif self.requires_grad:
+            extras.append("requires_grad=True")
+        return "tensor(" + body + "".join(", " + e for e in extras) + ")"
+
+    # ----------------------------------------------------------------- dtype
+    def to(self, dtype) -> "Tensor":
+        """The tensor converted to ``dtype`` (differentiable between float dtypes)."""
+        return _ew.cast(self, backend.resolve_dtype(dtype))
+
+    def float(self) -> "Tensor":
+        """The tensor as float32."""
+        return self.to(backend.float32)
+
+    def double(self) -> "Tensor":
+        """The tensor as float64."""
+        return self.to(backend.float64)
+
+    def long(self) -> "Tensor":
+        """The tensor as int64."""
+        return self.to(backend.int64)
+
+    def bool(self) -> "Tensor":
+        """The tensor as bool."""
+        return self.to(backend.bool_)
+
+    def is_floating_point(self) -> bool:
+        return self.data.dtype.kind == "f"
+
+    # ----------------------------------------------------------------- autograd
+    def requires_grad_(self, requires_grad: bool = True) -> "Tensor":
+        """Set whether operations on this leaf are recorded; returns the tensor itself."""
+        if requires_grad and self.data.dtype.kind != "f":
+            raise RuntimeError(
+                f"only floating-point tensors can require gradients, but this tensor has dtype "
+                f"{self.data.dtype}; convert it first with .float() or .double()"
+            )
+        if not requires_grad and self.grad_fn is not None:
+            raise RuntimeError(
+                "requires_grad can only be switched off on leaf tensors; use .detach() to get a "
+                "tensor outside the graph"
+            )
+        self.requires_grad = bool(requires_grad)
+        return self
+
+    def detach(self) -> "Tensor":
+        """A tensor sharing the data but outside the graph (no grad_fn, no requires_grad)."""
+        return Tensor._make(self.data)
+
+    def detach_(self) -> "Tensor":
+        """Cut this tensor out of the graph in place."""
+        self.grad_fn = None
+        self.requires_grad = False
+        return self
+
+    def clone(self) -> "Tensor":
+        """A copy with its own memory; differentiable."""
+        return _ew.clone(self)
+
+    def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
+        """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
+
+        Args:
+            gradient: d(something)/d(self); may be omitted only when the tensor has one element.
+            retain_graph: keep the graph so backward can run through it again (default:
+                ``create_graph``).
+            create_graph: record the backward pass so the gradients can be differentiated again.
+        """
+        from chainrule.autograd import engine
+
+        engine.backward(self, gradient, retain_graph, create_graph)
+
+    def register_hook(self, hook):
+        """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it.
+
+        Returns a handle whose ``remove()`` unregisters the hook.
+        """
+        if not self.requires_grad:
+            raise RuntimeError("cannot register a hook on a tensor that doesn't require gradient")
+        if self.grad_fn is None:
+            if self._hooks is None:
+                self._hooks = []
+            hooks = self._hooks
+        else:
+            hooks = self.grad_fn.__dict__.setdefault("_output_hooks", [])
+        hooks.append(hook)
+        return _HookHandle(hooks, hook)
+
+    def retain_grad(self) -> None:
+        """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
+        if not self.requires_grad:
+            raise RuntimeError("can't retain_grad on a tensor that has requires_grad=False")
+        if self.grad_fn is not None:
+            self.grad_fn._retained = weakref.ref(self)
+
+    @property
+    def retains_grad(self) -> bool:
+        ref = getattr(self.grad_fn, "_retained", None) if self.grad_fn is not None else None
+        return ref is not None and ref() is self
+
+    # ----------------------------------------------------------------- in place
+    def _inplace(self, op, *args) -> "Tensor":
+        """Apply ``op`` in place: true in-place on the array when nothing is recorded, otherwise
+        out of place with this tensor taking the new value and history (as PyTorch does)."""
+        recording = grad_mode._GradMode.enabled and (
+            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+        )
+        if recording and self.requires_grad and self.grad_fn is None:
+            raise RuntimeError(
+                "a leaf tensor that requires grad is being used in an in-place operation. "
+                "Update parameters inside `with chainrule.no_grad():`, or use an out-of-place op."
+            )
+        if not recording:
+            op(self, *args, out=self.data)
+            self._version += 1
+            return self
+        old_fn = self.grad_fn
+        before = Tensor._make(self.data, old_fn, self.requires_grad)
+        if old_fn is not None and type(old_fn).saves_output:
+            old_fn._output_ref = weakref.ref(before)
+        result = op(before, *args)
+        self.data = result.data
+        self.grad_fn = result.grad_fn
+        self.requires_grad = True
+        self._version += 1
+        new_fn = self.grad_fn
+        if type(new_fn).saves_output:
+            new_fn._output_ref = weakref.ref(self)
+            new_fn._output_version = self._version
+        return self
+
+    def add_(self, other, alpha=1) -> "Tensor":
+        """In place ``self += alpha * other``."""
+        if alpha != 1:
+            other = _ew.mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+        return self._inplace(_ew.add, other)
+
+    def sub_(self, other, alpha=1) -> "Tensor":
+        """In place ``self -= alpha * other``."""
+        if alpha != 1:
+            other = _ew.mul(other, alpha) if isinstance(other, Tensor) else other * alpha
+        return self._inplace(_ew.sub, other)
+
+    def mul_(self, other) -> "Tensor":
+        """In place ``self *= other``."""
+        return self._inplace(_ew.mul, other)
+
+    def div_(self, other) -> "Tensor":
+        """In place ``self /= other``."""
+        return self._inplace(_ew.div, other)
+
+    def zero_(self) -> "Tensor":
+        """Fill with zeros in place."""
+        return self._inplace(_ew.fill, 0)
+
+    def fill_(self, value) -> "Tensor":
+        """Fill with ``value`` in place."""
+        return self._inplace(_ew.fill, value)
+
+    def copy_(self, source) -> "Tensor":
+        """Copy ``source`` (broadcast to this shape) into this tensor in place."""
+        return self._inplace(_ew.copy_from, source)
+
+    def clamp_(self, min=None, max=None) -> "Tensor":
+        """Clip values to [min, max] in place."""
+        return self._inplace(_ew.clip, min, max)
+
+    __iadd__ = add_
+    __isub__ = sub_
+    __imul__ = mul_
+    __itruediv__ = div_
+
+    def __setitem__(self, index, value) -> None:
+        self._inplace(_shape.index_put, index, value)
+
+    # ----------------------------------------------------------------- operators
+    def __add__(self, other): return _ew.add(self, other)
+    def __radd__(self, other): return _ew.add(other, self)
+    def __sub__(self, other): return _ew.sub(self, other)
+    def __rsub__(self, other): return _ew.sub(other, self)
+    def __mul__(self, other): return _ew.mul(self, other)
+    def __rmul__(self, other): return _ew.mul(other, self)
+    def __truediv__(self, other): return _ew.div(self, other)
+    def __rtruediv__(self, other): return _ew.div(other, self)
+    def __pow__(self, other): return _ew.pow(self, other)
+    def __rpow__(self, other): return _ew.pow(other, self)
+    def __matmul__(self, other): return _linalg.matmul(self, other)
+    def __rmatmul__(self, other): return _linalg.matmul(other, self)
+    def __neg__(self): return _ew.neg(self)
+    def __pos__(self): return self
+    def __abs__(self): return _ew.abs(self)
+    def __lt__(self, other): return _ew.lt(self, other)
+    def __le__(self, other): return _ew.le(self, other)
+    def __gt__(self, other): return _ew.gt(self, other)
+    def __ge__(self, other): return _ew.ge(self, other)
+    def __eq__(self, other): return _ew.eq(self, other)
+    def __ne__(self, other): return _ew.ne(self, other)
+    def __invert__(self): return _ew.logical_not(self)
+    def __and__(self, other): return _ew.logical_and(self, other)
+    def __or__(self, other): return _ew.logical_or(self, other)
+    def __getitem__(self, index): return _shape.getitem(self, index)
+
+    # ----------------------------------------------------------------- methods
+    def exp(self): return _ew.exp(self)
+    def log(self): return _ew.log(self)
+    def sqrt(self): return _ew.sqrt(self)
+    def abs(self): return _ew.abs(self)
+    def sin(self): return _ew.sin(self)
+    def cos(self): return _ew.cos(self)
+    def tanh(self): return _ew.tanh(self)
+    def sigmoid(self): return _ew.sigmoid(self)
+    def relu(self): return _ew.relu(self)
+    def sign(self): return _ew.sign(self)
+    def pow(self, exponent): return _ew.pow(self, exponent)
+    def clip(self, min=None, max=None): return _ew.clip(self, min, max)
+    clamp = clip
+    def maximum(self, other): return _ew.maximum(self, other)
+    def minimum(self, other): return _ew.minimum(self, other)
+    def matmul(self, other): return _linalg.matmul(self, other)
+
+    def sum(self, dim=None, keepdim=False, **aliases): return _reduce.sum(self, dim, keepdim, **aliases)
+    def mean(self, dim=None, keepdim=False, **aliases): return _reduce.mean(self, dim, keepdim, **aliases)
+    def max(self, dim=None, keepdim=False, **aliases): return _reduce.max(self, dim, keepdim, **aliases)
+    def min(self, dim=None, keepdim=False, **aliases): return _reduce.min(self, dim, keepdim, **aliases)
+    def amax(self, dim=None, keepdim=False, **aliases): return _reduce.amax(self, dim, keepdim, **aliases)
+    def amin(self, dim=None, keepdim=False, **aliases): return _reduce.amin(self, dim, keepdim, **aliases)
+    def var(self, dim=None, keepdim=False, **kwargs): return _reduce.var(self, dim, keepdim=keepdim, **kwargs)
+    def std(self, dim=None, keepdim=False, **kwargs): return _reduce.std(self, dim, keepdim=keepdim, **kwargs)
+    def logsumexp(self, dim=None, keepdim=False, **aliases): return _reduce.logsumexp(self, dim, keepdim, **aliases)
+    def argmax(self, dim=None, keepdim=False, **aliases): return _reduce.argmax(self, dim, keepdim, **aliases)
+    def argmin(self, dim=None, keepdim=False, **aliases): return _reduce.argmin(self, dim, keepdim, **aliases)
+    def all(self, dim=None, keepdim=False): return _reduce.all(self, dim, keepdim)
+    def any(self, dim=None, keepdim=False): return _reduce.any(self, dim, keepdim)
+    def norm(self, p=2, dim=None, keepdim=False): return _reduce.norm(self, p, dim, keepdim)
+
+    def reshape(self, *shape): return _shape.reshape(self, *shape)
+    def view(self, *shape): return _shape.reshape(self, *shape)
+    def flatten(self, start_dim=0, end_dim=-1): return _shape.flatten(self, start_dim, end_dim)
+    def transpose(self, dim0, dim1): return _shape.transpose(self, dim0, dim1)
+    def t(self): return _shape.transpose(self, 0, 1) if self.ndim == 2 else self
+    def permute(self, *dims): return _shape.permute(self, *dims)
+    def squeeze(self, dim=None): return _shape.squeeze(self, dim)
+    def unsqueeze(self, dim): return _shape.unsqueeze(self, dim)
+    def expand(self, *sizes): return _shape.expand(self, *sizes)
+    def expand_as(self, other): return _shape.expand(self, other.shape)
+    def repeat(self, *sizes): return _shape.repeat(self, *sizes)
+    def split(self, split_size_or_sections, dim=0): return _shape.split(self, split_size_or_sections, dim)
+    def chunk(self, chunks, dim=0): return _shape.chunk(self, chunks, dim)
+    def contiguous(self): return self
+
+
+class _HookHandle:
+    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+
+    def __init__(self, hooks: list, hook):
+        self._hooks, self._hook = hooks, hook
+
+    def remove(self) -> None:
+        if self._hook in self._hooks:
+            self._hooks.remove(self._hook)
+
+
+from chainrule.ops import elementwise as _ew  # noqa: E402
+from chainrule.ops import linalg as _linalg  # noqa: E402
+from chainrule.ops import reduce as _reduce  # noqa: E402
+from chainrule.ops import shape as _shape  # noqa: E402
