@@ -1,0 +1,626 @@
+"""``Module``: the base of every layer. Parameters, buffers and sub-modules are found by
+reflection over attributes, registered in ordered dicts so that every traversal is deterministic.
+"""
+
+from __future__ import annotations
+
+from collections import OrderedDict, namedtuple
+from typing import Any, Callable, Iterator
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.autograd import grad_mode
+from chainrule.autograd.function import Function
+from chainrule.nn.parameter import Parameter
+from chainrule.tensor import Tensor
+
+__all__ = ["Module", "Parameter", "RemovableHandle", "IncompatibleKeys"]
+
+IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
+IncompatibleKeys.__doc__ = "What ``load_state_dict(strict=False)`` returns: the keys it skipped."
+
+
+class RemovableHandle:
+    """Returned by the ``register_*_hook`` methods; ``remove()`` unregisters the hook."""
+
+    _next_id = 0
+
+    def __init__(self, hooks: dict):
+        self._hooks = hooks
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+
+    def remove(self) -> None:
+        self._hooks.pop(self.id, None)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
+
+
+class Module:
+    """Base class of layers and models: subclass it, assign layers and Parameters in
+    ``__init__``, and write ``forward``.
+
+    Attributes that are ``Parameter``, ``Module`` or registered buffers are tracked in order, so
+    ``parameters()``, ``state_dict()``, ``train()``/``eval()`` and ``repr`` see the whole tree.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule import nn
+        >>> class Net(nn.Module):
+        ...     def __init__(self):
+        ...         super().__init__()
+        ...         self.hidden = nn.Linear(4, 8)
+        ...         self.out = nn.Linear(8, 2)
+        ...     def forward(self, x):
+        ...         return self.out(nn.functional.relu(self.hidden(x)))
+        >>> [name for name, _ in Net().named_parameters()]
+        ['hidden.weight', 'hidden.bias', 'out.weight', 'out.bias']
+    """
+
+    training: bool
+
+    def __init__(self) -> None:
+        setattr_ = object.__setattr__
+        setattr_(self, "training", True)
+        setattr_(self, "_parameters", OrderedDict())
+        setattr_(self, "_buffers", OrderedDict())
+        setattr_(self, "_non_persistent_buffers", set())
+        setattr_(self, "_modules", OrderedDict())
+        setattr_(self, "_forward_pre_hooks", OrderedDict())
+        setattr_(self, "_forward_hooks", OrderedDict())
+        setattr_(self, "_backward_hooks", OrderedDict())
+
+    def forward(self, *args, **kwargs):
+        """The computation of this module; every subclass defines it."""
+        raise NotImplementedError(
+            f'Module [{type(self).__name__}] is missing the required "forward" function'
+        )
+
+    # ------------------------------------------------------------------ attributes
+    def __setattr__(self, name: str, value: Any) -> None:
+        params = self.__dict__.get("_parameters")
+        if isinstance(value, Parameter):
+            if params is None:
+                raise AttributeError(
+                    "cannot assign parameters before Module.__init__() call; call "
+                    "super().__init__() first in your module's __init__"
+                )
+            self._discard(name)
+            params[name] = value
+            return
+        if params is not None and name in params:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
+                    "(chainrule.nn.Parameter or None expected)"
+                )
+            params[name] = None
+            return
+        modules = self.__dict__.get("_modules")
+        if isinstance(value, Module):
+            if modules is None:
+                raise AttributeError(
+                    "cannot assign module before Module.__init__() call; call "
+                    "super().__init__() first in your module's __init__"
+                )
+            self._discard(name)
+            modules[name] = value
+            return
+        if modules is not None and name in modules:
+            if value is not None:
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
+                    "(chainrule.nn.Module or None expected)"
+                )
+            modules[name] = None
+            return
+        buffers = self.__dict__.get("_buffers")
+        if buffers is not None and name in buffers:
+            if value is not None and not isinstance(value, Tensor):
+                raise TypeError(
+                    f"cannot assign '{type(value).__name__}' as buffer '{name}' "
+                    "(chainrule.Tensor or None expected)"
+                )
+            buffers[name] = value
+            return
+        object.__setattr__(self, name, value)
+
+    def _discard(self, name: str) -> None:
+        self.__dict__.pop(name, None)
+        for table in ("_parameters", "_buffers", "_modules"):
+            self.__dict__[table].pop(name, None)
+        self._non_persistent_buffers.discard(name)
+
+    def __getattr__(self, name: str) -> Any:
+        # Only called when normal lookup fails: look in the registries.
+        state = self.__dict__
+        for table in ("_parameters", "_buffers", "_modules"):
+            entries = state.get(table)
+            if entries is not None and name in entries:
+                return entries[name]
+        raise AttributeError(f"'{type(self).__name__}' object has no attribute '{name}'")
+
+    def __delattr__(self, name: str) -> None:
+        for table in ("_parameters", "_buffers", "_modules"):
+            if name in self.__dict__[table]:
+                del self.__dict__[table][name]
+                self._non_persistent_buffers.discard(name)
+                return
+        object.__delattr__(self, name)
+
+    def __dir__(self):
+        keys = list(super().__dir__())
+        keys += list(self._parameters) + list(self._buffers) + list(self._modules)
+        return sorted(set(keys))
+
+    def _check_name(self, name: str, kind: str) -> None:
+        if not isinstance(name, str):
+            raise TypeError(f"{kind} name should be a string, got {type(name).__name__}")
+        if not name:
+            raise KeyError(f'{kind} name can\'t be empty string ""')
+        if "." in name:
+            raise KeyError(f'{kind} name can\'t contain ".", got "{name}"')
+        registered = name in self._parameters or name in self._buffers or name in self._modules
+        if hasattr(self, name) and not registered:
+            raise KeyError(f"attribute '{name}' already exists")
+
+    def register_parameter(self, name: str, param: Parameter | None) -> None:
+        """Add a parameter under ``name`` (None reserves the name, e.g. an absent bias)."""
+        if "_parameters" not in self.__dict__:
+            raise AttributeError("cannot assign parameter before Module.__init__() call")
+        self._check_name(name, "parameter")
+        if param is not None and not isinstance(param, Parameter):
+            raise TypeError(
+                f"cannot assign '{type(param).__name__}' object to parameter '{name}' "
+                "(chainrule.nn.Parameter or None required)"
+            )
+        self._discard(name)
+        self._parameters[name] = param
+
+    def register_buffer(self, name: str, tensor, persistent: bool = True) -> None:
+        """Add state that is not learned (e.g. BatchNorm's running mean) under ``name``.
+
+        Buffers follow ``.to(dtype)`` and, when ``persistent``, appear in ``state_dict``.
+        ``tensor`` may be a Tensor, an ndarray (wrapped without copy) or None.
+        """
+        if "_buffers" not in self.__dict__:
+            raise AttributeError("cannot assign buffer before Module.__init__() call")
+        self._check_name(name, "buffer")
+        if tensor is not None and not isinstance(tensor, Tensor):
+            if isinstance(tensor, np.ndarray):
+                tensor = Tensor._make(tensor)
+            else:
+                raise TypeError(
+                    f"cannot assign '{type(tensor).__name__}' object to buffer '{name}' "
+                    "(chainrule.Tensor, numpy.ndarray or None required)"
+                )
+        self._discard(name)
+        self._buffers[name] = tensor
+        if not persistent:
+            self._non_persistent_buffers.add(name)
+
+    def add_module(self, name: str, module: "Module | None") -> None:
+        """Add a child module under ``name`` (as assigning an attribute does)."""
+        if module is not None and not isinstance(module, Module):
+            raise TypeError(f"{type(module).__name__} is not a Module subclass")
+        self._check_name(name, "module")
+        self._discard(name)
+        self._modules[name] = module
+
+    register_module = add_module
+
+    def get_submodule(self, target: str) -> "Module":
+        """The sub-module at a dotted path such as ``'layers.0'`` ('' is the module itself)."""
+        module = self
+        for part in target.split(".") if target else ():
+            if part not in module._modules or module._modules[part] is None:
+                raise AttributeError(f"{module._get_name()} has no submodule `{part}` "
+                                     f"(looking up '{target}')")
+            module = module._modules[part]
+        return module
+
+    def get_parameter(self, target: str) -> Parameter:
+        """The parameter at a dotted path such as ``'layers.0.weight'``."""
+        path, _, name = target.rpartition(".")
+        module = self.get_submodule(path)
+        if name not in module._parameters:
+            raise AttributeError(f"{module._get_name()} has no parameter `{name}`")
+        return module._parameters[name]
+
+    # ------------------------------------------------------------------ traversal
+    def named_modules(self, memo: set | None = None, prefix: str = "",
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, "Module"]]:
+        """(dotted name, module) for this module and every descendant, in pre-order."""
+        if memo is None:
+            memo = set()
+        if remove_duplicate:
+            if id(self) in memo:
+                return
+            memo.add(id(self))
+        yield prefix, self
+        for name, module in self._modules.items():
+            if module is None:
+                continue
+            child_prefix = prefix + ("." if prefix else "") + name
+            yield from module.named_modules(memo, child_prefix, remove_duplicate)
+
+    def modules(self) -> Iterator["Module"]:
+        """This module and every descendant, in pre-order."""
+        for _, module in self.named_modules():
+            yield module
+
+    def named_children(self) -> Iterator[tuple[str, "Module"]]:
+        """(name, module) for the direct children."""
+        seen = set()
+        for name, module in self._modules.items():
+            if module is not None and id(module) not in seen:
+                seen.add(id(module))
+                yield name, module
+
+    def children(self) -> Iterator["Module"]:
+        """The direct children."""
+        for _, module in self.named_children():
+            yield module
+
+    def _named_members(self, table: str, prefix: str, recurse: bool, remove_duplicate: bool):
+        seen = set()
+        modules = (self.named_modules(prefix=prefix, remove_duplicate=remove_duplicate)
+                   if recurse else [(prefix, self)])
+        for module_prefix, module in modules:
+            for name, value in module.__dict__[table].items():
+                if value is None or (remove_duplicate and id(value) in seen):
+                    continue
+                seen.add(id(value))
+                yield module_prefix + ("." if module_prefix else "") + name, value
+
+    def named_parameters(self, prefix: str = "", recurse: bool = True,
+                         remove_duplicate: bool = True) -> Iterator[tuple[str, Parameter]]:
+        """(dotted name, parameter) pairs, e.g. ``('layers.0.weight', Parameter)``; a parameter
+        shared by two modules appears once."""
+        return self._named_members("_parameters", prefix, recurse, remove_duplicate)
+
+    def parameters(self, recurse: bool = True) -> Iterator[Parameter]:
+        """Every parameter of this module (and its descendants when ``recurse``)."""
+        for _, param in self.named_parameters(recurse=recurse):
+            yield param
+
+    def named_buffers(self, prefix: str = "", recurse: bool = True,
+                      remove_duplicate: bool = True) -> Iterator[tuple[str, Tensor]]:
+        """(dotted name, buffer) pairs, e.g. ``('bn.running_mean', Tensor)``."""
+        return self._named_members("_buffers", prefix, recurse, remove_duplicate)
+
+    def buffers(self, recurse: bool = True) -> Iterator[Tensor]:
+        """Every buffer of this module (and its descendants when ``recurse``)."""
+        for _, buffer in self.named_buffers(recurse=recurse):
+            yield buffer
+
+    def num_parameters(self, trainable_only: bool = False) -> int:
+        """The number of scalars in the parameters (only those with ``requires_grad`` if
+        ``trainable_only``). PReLU's ``num_parameters`` attribute (an int, as PyTorch's) hides
+        this method on PReLU instances; call it on the model that contains them."""
+        return sum(p.data.size for p in self.parameters()
+                   if p.requires_grad or not trainable_only)
+
+    # ------------------------------------------------------------------ modes and grads
+    def train(self, mode: bool = True) -> "Module":
+        """Set training mode (dropout active, batch statistics) on this module and its
+        descendants; returns the module."""
+        if not isinstance(mode, bool):
+            raise ValueError(f"training mode is expected to be a bool, got {mode!r}")
+        for module in self.modules():
+            object.__setattr__(module, "training", mode)
+        return self
+
+    def eval(self) -> "Module":
+        """Set evaluation mode (``train(False)``); returns the module."""
+        return self.train(False)
+
+    def requires_grad_(self, requires_grad: bool = True) -> "Module":
+        """Freeze (False) or unfreeze (True) every parameter; returns the module."""
+        for param in self.parameters():
+            param.requires_grad_(requires_grad)
+        return self
+
+    def zero_grad(self, set_to_none: bool = True) -> None:
+        """Reset the gradients of every parameter: to None (default) or to zeros in place."""
+        for param in self.parameters():
+            if param.grad is None:
+                continue
+            if set_to_none:
+                param.grad = None
+            else:
+                grad = param.grad
+                if grad.grad_fn is not None:
+                    grad.detach_()
+                grad.requires_grad = False
+                grad.data[...] = 0
+
+    def apply(self, fn: Callable[["Module"], Any]) -> "Module":
+        """Call ``fn`` on every descendant (children first) and then on this module.
+
+        Example:
+            >>> from chainrule import nn
+            >>> def init_weights(m):
+            ...     if isinstance(m, nn.Linear):
+            ...         nn.init.zeros_(m.bias)
+            >>> _ = nn.Sequential(nn.Linear(2, 2), nn.ReLU()).apply(init_weights)
+        """
+        for module in self.children():
+            module.apply(fn)
+        fn(self)
+        return self
+
+    # ------------------------------------------------------------------ dtype
+    def to(self, *args, **kwargs) -> "Module":
+        """Convert floating parameters and buffers to a dtype in place (``.to(cr.float64)``);
+        'cpu' is accepted and changes nothing. The Parameter objects stay the same, so an
+        optimizer that holds them keeps working."""
+        dtype = kwargs.pop("dtype", None)
+        kwargs.pop("device", None)
+        if kwargs:
+            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
+        for arg in args:
+            if isinstance(arg, str) and arg.split(":")[0] == "cpu":
+                continue
+            dtype = arg
+        if dtype is None:
+            return self
+        dtype = backend.resolve_dtype(dtype)
+        if dtype.kind != "f":
+            raise TypeError(
+                f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
+            )
+        return self._convert_floats(dtype)
+
+    def float(self) -> "Module":
+        """Convert floating parameters and buffers to float32 in place."""
+        return self._convert_floats(backend.float32)
+
+    def double(self) -> "Module":
+        """Convert floating parameters and buffers to float64 in place."""
+        return self._convert_floats(backend.float64)
+
+    def _convert_floats(self, dtype: np.dtype) -> "Module":
+        for tensor in list(self.parameters()) + list(self.buffers()):
+            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
+                tensor.data = tensor.data.astype(dtype)
+                tensor._version += 1
+                if tensor.grad is not None:
+                    tensor.grad = Tensor._make(tensor.grad.data.astype(dtype))
+        return self
+
+    # ------------------------------------------------------------------ state
+    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Any]":
+        """Name → NumPy array copy for every parameter and persistent buffer.
+
+        Keys are dotted paths (``layers.0.weight``, ``bn.running_mean``) in PyTorch's order,
+        so a PyTorch state_dict converted with ``.numpy()`` has the same keys. With
+        ``keep_vars=True`` the values are the Parameters/Tensors themselves.
+        """
+        result = OrderedDict()
+        for module_prefix, module in self.named_modules(prefix=prefix):
+            dot = module_prefix + ("." if module_prefix else "")
+            for name, param in module._parameters.items():
+                if param is not None:
+                    result[dot + name] = param if keep_vars else param.data.copy()
+            for name, buffer in module._buffers.items():
+                if buffer is not None and name not in module._non_persistent_buffers:
+                    result[dot + name] = buffer if keep_vars else buffer.data.copy()
+        return result
+
+    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
+        """Copy arrays (or Tensors) from ``state_dict`` into the parameters and buffers in place.
+
+        Values are cast to each parameter's dtype. Shape mismatches are always errors; missing
+        and unexpected keys are errors when ``strict`` and are returned otherwise.
+
+        Returns:
+            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
+
+        Raises:
+            RuntimeError: listing every missing/unexpected key and shape mismatch by name.
+        """
+        if not hasattr(state_dict, "keys"):
+            raise TypeError(
+                f"Expected state_dict to be dict-like, got {type(state_dict).__name__}."
+            )
+        targets = self.state_dict(keep_vars=True)
+        missing = [key for key in targets if key not in state_dict]
+        unexpected = [key for key in state_dict if key not in targets]
+        errors = []
+        if strict and unexpected:
+            errors.append("Unexpected key(s) in state_dict: "
+                          + ", ".join(f'"{key}"' for key in unexpected) + ". ")
+        if strict and missing:
+            errors.append("Missing key(s) in state_dict: "
+                          + ", ".join(f'"{key}"' for key in missing) + ". ")
+        arrays = {}
+        for key, target in targets.items():
+            if key not in state_dict:
+                continue
+            value = state_dict[key]
+            array = value.data if isinstance(value, Tensor) else np.asarray(value)
+            if array.shape != target.data.shape:
+                errors.append(
+                    f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
+                    f"from checkpoint, the shape in current model is {tuple(target.data.shape)}."
+                )
+                continue
+            arrays[key] = array
+        if errors:
+            raise RuntimeError(
+                f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors)
+            )
+        for key, array in arrays.items():
+            target = targets[key]
+            if not target.data.flags.writeable:
+                target.data = target.data.copy()
+            target.data[...] = array.astype(target.data.dtype, copy=False)
+            target._version += 1
+        return IncompatibleKeys(missing, unexpected)
+
+    # ------------------------------------------------------------------ calling and hooks
+    def __call__(self, *args, **kwargs):
+        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
+            return self.forward(*args, **kwargs)
+        return self._call_with_hooks(args, kwargs)
+
+    def _call_with_hooks(self, args, kwargs):
+        for hook in list(self._forward_pre_hooks.values()):
+            result = hook(self, args)
+            if result is not None:
+                args = result if isinstance(result, tuple) else (result,)
+        backward_state = None
+        if self._backward_hooks and grad_mode.is_grad_enabled():
+            backward_state, args = _BackwardHookState.wrap_inputs(self, args)
+        output = self.forward(*args, **kwargs)
+        for hook in list(self._forward_hooks.values()):
+            result = hook(self, args, output)
+            if result is not None:
+                output = result
+        if backward_state is not None:
+            output = backward_state.wrap_output(output)
+        return output
+
+    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args)`` before ``forward``; a non-None return replaces the
+        positional arguments (a tuple, or a single value). Returns a handle with ``remove()``."""
+        handle = RemovableHandle(self._forward_pre_hooks)
+        self._forward_pre_hooks[handle.id] = hook
+        return handle
+
+    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, args, output)`` after ``forward``; a non-None return replaces the
+        output. Returns a handle with ``remove()``.
+
+        Example:
+            >>> import chainrule as cr
+            >>> from chainrule import nn
+            >>> shapes = []
+            >>> layer = nn.Linear(3, 2)
+            >>> handle = layer.register_forward_hook(lambda m, i, o: shapes.append(o.shape))
+            >>> _ = layer(cr.zeros(4, 3)); handle.remove(); shapes
+            [(4, 2)]
+        """
+        handle = RemovableHandle(self._forward_hooks)
+        self._forward_hooks[handle.id] = hook
+        return handle
+
+    def register_full_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Call ``hook(module, grad_input, grad_output)`` when the gradient reaches the module's
+        input during backward.
+
+        ``grad_output`` is a 1-tuple with the gradient of the (Tensor) output. ``grad_input`` has
+        one entry per positional argument: the gradient of the FIRST tensor argument that
+        requires grad, None for the others (chainrule's ops have a single output, so the
+        gradients of several inputs are not gathered into one call). When no input requires
+        grad (a network's first layer) the hook runs with ``grad_input`` all None as soon as
+        ``grad_output`` is known. A non-None return (a tuple like ``grad_input``) replaces that
+        input's gradient. Returns a handle with ``remove()``.
+        """
+        handle = RemovableHandle(self._backward_hooks)
+        self._backward_hooks[handle.id] = hook
+        return handle
+
+    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
+        """Alias of ``register_full_backward_hook`` (PyTorch's deprecated name)."""
+        return self.register_full_backward_hook(hook)
+
+    # ------------------------------------------------------------------ repr
+    def _get_name(self) -> str:
+        return type(self).__name__
+
+    def extra_repr(self) -> str:
+        """The text inside this module's parentheses in ``repr`` (e.g. the layer's sizes)."""
+        return ""
+
+    def __repr__(self) -> str:
+        extra = self.extra_repr()
+        lines = extra.split("\n") if extra else []
+        for name, module in self._modules.items():
+            text = _indent(repr(module), 2)
+            lines.append(f"({name}): {text}")
+        main = self._get_name() + "("
+        if lines:
+            if len(lines) == 1 and not self._modules:
+                main += lines[0]
+            else:
+                main += "\n  " + "\n  ".join(lines) + "\n"
+        return main + ")"
+
+
+def _indent(text: str, spaces: int) -> str:
+    lines = text.split("\n")
+    if len(lines) == 1:
+        return text
+    return lines[0] + "\n" + "\n".join(" " * spaces + line for line in lines[1:])
+
+
+class _HookIdentity(Function):
+    """The identity, as a graph node of its own, so a module's gradients can be observed."""
+
+    needs_inputs = False
+
+    def forward(self, x):
+        return x
+
+    def backward(self, grad_output):
+        return grad_output
+
+
+class _BackwardHookState:
+    """One forward call's bookkeeping for ``register_full_backward_hook``."""
+
+    def __init__(self, module: Module, n_args: int, input_position: int | None):
+        self.module = module
+        self.n_args = n_args
+        self.input_position = input_position
+        self.grad_output = None
+
+    @classmethod
+    def wrap_inputs(cls, module: Module, args: tuple):
+        position = next((i for i, a in enumerate(args)
+                         if isinstance(a, Tensor) and a.requires_grad), None)
+        state = cls(module, len(args), position)
+        if position is not None:
+            wrapped = _HookIdentity.apply(args[position])
+            wrapped.register_hook(state._on_grad_input)
+            args = args[:position] + (wrapped,) + args[position + 1:]
+        return state, args
+
+    def wrap_output(self, output):
+        if not isinstance(output, Tensor) or not output.requires_grad:
+            return output
+        output = _HookIdentity.apply(output)
+        output.register_hook(self._on_grad_output)
+        return output
+
+    def _call_hooks(self, grad_input: tuple) -> tuple:
+        for hook in list(self.module._backward_hooks.values()):
+            result = hook(self.module, grad_input, (self.grad_output,))
+            if result is not None:
+                result = result if isinstance(result, tuple) else (result,)
+                if len(result) != len(grad_input):
+                    raise RuntimeError(
+                        f"backward hook returned {len(result)} gradients but the module has "
+                        f"{len(grad_input)} inputs; return one entry per positional input"
+                    )
+                grad_input = result
+        return grad_input
+
+    def _on_grad_output(self, grad):
+        self.grad_output = grad
+        if self.input_position is None:
+            self._call_hooks((None,) * self.n_args)
+        return None
+
+    def _on_grad_input(self, grad):
+        grad_input = [None] * self.n_args
+        grad_input[self.input_position] = grad
+        grad_input = self._call_hooks(tuple(grad_input))
+        return grad_input[self.input_position]
