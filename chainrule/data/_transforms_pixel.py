@@ -1,0 +1,194 @@
+"""Pixel-value and batch-mixing transforms; exported from ``chainrule.data.transforms``."""
+
+from __future__ import annotations
+
+import numpy as np
+
+from chainrule.data.dataset import to_numpy
+from chainrule.data.transforms import RandomTransform, _as_images, _float_copy_source, _pair
+
+__all__ = ["GaussianNoise", "RandomErasing", "MixUp", "CutMix"]
+
+
+class GaussianNoise(RandomTransform):
+    """Add independent normal noise: ``x + mean + std * z`` with ``z ~ N(0, 1)``.
+
+    Works on any shape: images ``(N, C, H, W)`` or 1-D signals ``(N, L)`` / ``(N, C, L)``.
+
+    Example:
+        >>> out = GaussianNoise(0.1, seed=0)(np.zeros((2, 1, 4, 4), np.float32))
+        >>> out.dtype, out.shape
+        (dtype('float32'), (2, 1, 4, 4))
+    """
+
+    def __init__(self, std: float, mean: float = 0.0,
+                 seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(seed)
+        if std < 0:
+            raise ValueError(f"GaussianNoise std must be >= 0, got {std}")
+        self.std = float(std)
+        self.mean = float(mean)
+
+    def __call__(self, x):
+        array = _float_copy_source(x)
+        noise = self.rng.standard_normal(array.shape, dtype=np.float32)
+        return (array + (noise * self.std + self.mean).astype(array.dtype, copy=False))
+
+    def __repr__(self) -> str:
+        return f"GaussianNoise(std={self.std}, mean={self.mean})"
+
+
+class RandomErasing(RandomTransform):
+    """With probability ``p``, set a random rectangle of each image to ``value`` (as torchvision).
+
+    The rectangle covers a fraction of the area drawn from ``scale``, with aspect ratio (h/w)
+    log-uniform in ``ratio``; an image where 10 draws do not fit is left unchanged.
+
+    Example:
+        >>> out = RandomErasing(p=1.0, seed=0)(np.ones((2, 1, 8, 8), np.float32))
+        >>> bool((out == 0).any())
+        True
+    """
+
+    def __init__(self, p: float = 0.5, scale=(0.02, 0.33), ratio=(0.3, 3.3), value: float = 0.0,
+                 seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(seed)
+        if not 0.0 <= p <= 1.0:
+            raise ValueError(f"RandomErasing p must be in [0, 1], got {p}")
+        self.p = float(p)
+        self.scale = _pair(scale, "scale", "RandomErasing", symmetric=False)
+        self.ratio = _pair(ratio, "ratio", "RandomErasing", symmetric=False)
+        self.value = float(value)
+
+    def boxes(self, n: int, height: int, width: int) -> np.ndarray:
+        """(n, 4) ints ``(top, left, height, width)``; height 0 where nothing is erased."""
+        rng, tries = self.rng, 10
+        area = height * width * rng.uniform(*self.scale, size=(n, tries))
+        aspect = np.exp(rng.uniform(np.log(self.ratio[0]), np.log(self.ratio[1]), size=(n, tries)))
+        box_h = np.rint(np.sqrt(area * aspect)).astype(np.int64)
+        box_w = np.rint(np.sqrt(area / aspect)).astype(np.int64)
+        fits = (box_h < height) & (box_w < width)
+        first = np.argmax(fits, axis=1)
+        rows = np.arange(n)
+        erase = fits.any(axis=1) & (rng.random(n) < self.p)
+        box_h = np.where(erase, box_h[rows, first], 0)
+        box_w = np.where(erase, box_w[rows, first], 0)
+        top = rng.integers(0, height - box_h + 1)
+        left = rng.integers(0, width - box_w + 1)
+        return np.stack([top, left, box_h, box_w], axis=1)
+
+    def __call__(self, x):
+        images, single = _as_images(x, "RandomErasing")
+        n, _, height, width = images.shape
+        top, left, box_h, box_w = self.boxes(n, height, width).T[:, :, None, None, None]
+        rows = np.arange(height)[:, None]
+        cols = np.arange(width)[None, :]
+        inside = (rows >= top) & (rows < top + box_h) & (cols >= left) & (cols < left + box_w)
+        out = np.where(inside, images.dtype.type(self.value), images)
+        return out[0] if single else out
+
+    def __repr__(self) -> str:
+        return f"RandomErasing(p={self.p}, scale={self.scale}, ratio={self.ratio})"
+
+
+def _soft_targets(labels, num_classes: int, owner: str) -> np.ndarray:
+    labels = to_numpy(labels)
+    if labels.ndim == 2 and np.issubdtype(labels.dtype, np.floating):
+        if labels.shape[1] != num_classes:
+            raise ValueError(f"{owner} got soft targets with {labels.shape[1]} classes, "
+                             f"expected num_classes={num_classes}")
+        return labels.astype(np.float32)
+    if labels.ndim != 1 or not np.issubdtype(labels.dtype, np.integer):
+        raise ValueError(f"{owner} expects integer labels (N,) or soft targets (N, "
+                         f"{num_classes}), got shape {labels.shape} dtype {labels.dtype}")
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        raise ValueError(f"{owner} labels must lie in [0, {num_classes}), got values from "
+                         f"{labels.min()} to {labels.max()}; check num_classes")
+    return np.eye(num_classes, dtype=np.float32)[labels]
+
+
+class _BatchMix(RandomTransform):
+    batch_pair = True
+
+    def __init__(self, alpha: float = 1.0, num_classes: int | None = None,
+                 seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(seed)
+        if alpha <= 0:
+            raise ValueError(f"{type(self).__name__} alpha must be > 0, got {alpha}")
+        if num_classes is None or int(num_classes) < 1:
+            raise ValueError(f"{type(self).__name__} needs num_classes >= 1 to build soft "
+                             f"targets, got {num_classes!r}")
+        self.alpha = float(alpha)
+        self.num_classes = int(num_classes)
+
+    def _prepare(self, images, labels):
+        batch, single = _as_images(images, type(self).__name__)
+        if single:
+            raise ValueError(f"{type(self).__name__} mixes a batch (N, C, H, W), got one image")
+        targets = _soft_targets(labels, self.num_classes, type(self).__name__)
+        if len(targets) != len(batch):
+            raise ValueError(f"{type(self).__name__} got {len(batch)} images but "
+                             f"{len(targets)} labels")
+        return batch, targets, float(self.rng.beta(self.alpha, self.alpha))
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(alpha={self.alpha}, num_classes={self.num_classes})"
+
+
+class MixUp(_BatchMix):
+    """Blend each image with the next one in the batch: ``lam * x + (1 - lam) * roll(x, 1)``.
+
+    ``lam ~ Beta(alpha, alpha)`` once per batch (as torchvision); targets are mixed the same way.
+
+    Returns:
+        ``(images float32 (N, C, H, W), targets float32 (N, num_classes))``, each target row a
+        probability vector, for a cross-entropy that takes probabilities.
+
+    Example:
+        >>> x, y = MixUp(1.0, num_classes=3, seed=0)(np.zeros((4, 1, 2, 2), np.float32),
+        ...                                          np.array([0, 1, 2, 0]))
+        >>> y.shape, bool(np.allclose(y.sum(1), 1))
+        ((4, 3), True)
+    """
+
+    def __call__(self, images, labels):
+        batch, targets, lam = self._prepare(images, labels)
+        mixed = batch * lam + np.roll(batch, 1, axis=0) * (1.0 - lam)
+        soft = targets * lam + np.roll(targets, 1, axis=0) * (1.0 - lam)
+        return mixed, soft
+
+
+class CutMix(_BatchMix):
+    """Paste a box of the next image in the batch into each image; mix targets by area.
+
+    ``lam ~ Beta(alpha, alpha)``; the box has area about ``(1 - lam) * H * W`` around a random
+    centre, clipped at the border, and targets use the clipped area (as torchvision).
+
+    Returns:
+        ``(images float32 (N, C, H, W), targets float32 (N, num_classes))``.
+
+    Example:
+        >>> x, y = CutMix(1.0, num_classes=2, seed=0)(np.ones((2, 1, 4, 4), np.float32),
+        ...                                           np.array([0, 1]))
+        >>> x.shape, y.dtype
+        ((2, 1, 4, 4), dtype('float32'))
+    """
+
+    def box(self, lam: float, height: int, width: int) -> tuple[int, int, int, int]:
+        """``(top, bottom, left, right)`` of the pasted box for mixing weight ``lam``."""
+        centre_x = int(self.rng.integers(width))
+        centre_y = int(self.rng.integers(height))
+        ratio = 0.5 * np.sqrt(1.0 - lam)
+        half_w, half_h = int(ratio * width), int(ratio * height)
+        return (max(centre_y - half_h, 0), min(centre_y + half_h, height),
+                max(centre_x - half_w, 0), min(centre_x + half_w, width))
+
+    def __call__(self, images, labels):
+        batch, targets, lam = self._prepare(images, labels)
+        height, width = batch.shape[2:]
+        top, bottom, left, right = self.box(lam, height, width)
+        mixed = batch.copy()
+        mixed[:, :, top:bottom, left:right] = np.roll(batch, 1, axis=0)[:, :, top:bottom, left:right]
+        lam = 1.0 - (bottom - top) * (right - left) / (height * width)
+        soft = targets * lam + np.roll(targets, 1, axis=0) * (1.0 - lam)
+        return mixed, soft
