@@ -12,7 +12,6 @@ from typing import Any
 import numpy as np
 
 from chainrule import backend
-from chainrule.autograd import grad_mode
 
 
 class Tensor:
@@ -33,9 +32,14 @@ class Tensor:
         tensor([2., 4., 6.])
     """
 
-    __slots__ = ("data", "grad", "requires_grad", "grad_fn", "_version", "_hooks", "__weakref__",
-                 "__dict__")
     __array_ufunc__ = None  # NumPy defers to Tensor's reflected operators (ndarray * Tensor).
+
+    # Class-level defaults: a tensor made by an op only stores what differs (fast creation).
+    grad = None
+    grad_fn = None
+    requires_grad = False
+    _version = 0
+    _hooks = None
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -50,16 +54,15 @@ class Tensor:
         if requires_grad:
             self.requires_grad_(True)
 
-    @classmethod
-    def _make(cls, array: np.ndarray, grad_fn=None, requires_grad: bool = False) -> "Tensor":
+    @staticmethod
+    def _make(array: np.ndarray, grad_fn=None, requires_grad: bool = False) -> "Tensor":
         """Wrap an array as it is, without conversion (the ops' fast path)."""
-        tensor = object.__new__(Tensor)
+        tensor = _new_tensor(Tensor)
         tensor.data = array
-        tensor.grad = None
-        tensor.grad_fn = grad_fn
-        tensor.requires_grad = requires_grad
-        tensor._version = 0
-        tensor._hooks = None
+        if grad_fn is not None:
+            tensor.grad_fn = grad_fn
+        if requires_grad:
+            tensor.requires_grad = True
         return tensor
 
     # ----------------------------------------------------------------- properties
@@ -76,9 +79,10 @@ class Tensor:
         return self.data.ndim
 
     @property
-    def size(self):
-        """Number of elements (an int), as NumPy's ``size``; ``size(dim)`` via ``.shape[dim]``."""
-        return self.data.size
+    def size(self) -> "_Size":
+        """Number of elements, as NumPy's ``t.size``; called, PyTorch's: ``t.size()`` is the
+        shape and ``t.size(dim)`` one dimension."""
+        return _Size(self.data.size, self.data.shape)
 
     def numel(self) -> int:
         """Number of elements."""
@@ -253,7 +257,9 @@ class Tensor:
                 self._hooks = []
             hooks = self._hooks
         else:
-            hooks = self.grad_fn.__dict__.setdefault("_output_hooks", [])
+            if self.grad_fn._output_hooks is None:
+                self.grad_fn._output_hooks = []
+            hooks = self.grad_fn._output_hooks
         hooks.append(hook)
         return _HookHandle(hooks, hook)
 
@@ -420,6 +426,39 @@ class Tensor:
     def contiguous(self): return self
 
 
+class _Size(int):
+    """An int (the element count) that, called, gives the shape as PyTorch's ``size()`` does."""
+
+    def __new__(cls, count: int, shape: tuple):
+        value = super().__new__(cls, count)
+        value._shape = shape
+        return value
+
+    def __call__(self, dim: int | None = None):
+        if dim is None:
+            return self._shape
+        return self._shape[dim]
+
+
+_new_tensor = object.__new__
+
+
+def _wrap(array: np.ndarray) -> Tensor:
+    """A tensor around ``array`` outside the graph (the ops' fastest path)."""
+    tensor = _new_tensor(Tensor)
+    tensor.data = array
+    return tensor
+
+
+def _wrap_node(array: np.ndarray, grad_fn) -> Tensor:
+    """A tensor around ``array`` produced by ``grad_fn`` in the graph."""
+    tensor = _new_tensor(Tensor)
+    tensor.data = array
+    tensor.grad_fn = grad_fn
+    tensor.requires_grad = True
+    return tensor
+
+
 class _HookHandle:
     """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
 
@@ -431,6 +470,7 @@ class _HookHandle:
             self._hooks.remove(self._hook)
 
 
+from chainrule.autograd import grad_mode  # noqa: E402  (autograd imports this module)
 from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import linalg as _linalg  # noqa: E402
 from chainrule.ops import reduce as _reduce  # noqa: E402

@@ -8,6 +8,7 @@ same on every run.
 
 from __future__ import annotations
 
+import contextlib
 from typing import Sequence
 
 import numpy as np
@@ -39,14 +40,6 @@ def _topological_order(roots: Sequence[Function]) -> list[Function]:
     return post_order
 
 
-def _accumulate(table: dict, key, value, owner) -> None:
-    entry = table.get(key)
-    if entry is None:
-        table[key] = [owner, value]
-    else:
-        entry[1] = entry[1] + value
-
-
 def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                  inputs=None, allow_unused: bool = False):
     """Backpropagate from ``outputs``.
@@ -54,10 +47,8 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     With ``inputs=None`` gradients are accumulated into the ``.grad`` of leaves (``backward``);
     otherwise the gradients of ``inputs`` are returned and no ``.grad`` is touched (``grad``).
     """
-    from chainrule.tensor import Tensor
-
-    node_grads: dict[int, list] = {}
-    leaf_grads: dict[int, list] = {}
+    node_grads: dict = {}  # node -> summed gradient of its output
+    leaf_grads: dict = {}  # leaf tensor -> summed gradient
     roots = []
     for position, (out, grad) in enumerate(zip(outputs, grad_outputs)):
         if not out.requires_grad:
@@ -66,16 +57,14 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                 "nothing in its computation requires a gradient. Create the inputs with "
                 "requires_grad=True (or call .requires_grad_()), and do not compute under no_grad."
             )
-        if out.grad_fn is None:
-            _accumulate(leaf_grads, id(out), grad, out)
-        else:
-            _accumulate(node_grads, id(out.grad_fn), grad, out.grad_fn)
+        table, key = (leaf_grads, out) if out.grad_fn is None else (node_grads, out.grad_fn)
+        table[key] = grad if key not in table else table[key] + grad
+        if out.grad_fn is not None:
             roots.append(out.grad_fn)
 
-    wanted_nodes = wanted_leaves = None
+    wanted_nodes = None
     if inputs is not None:
-        wanted_nodes = {id(t.grad_fn): None for t in inputs if t.grad_fn is not None}
-        wanted_leaves = {id(t) for t in inputs if t.grad_fn is None}
+        wanted_nodes = {t.grad_fn: None for t in inputs if t.grad_fn is not None}
 
     order = _topological_order(roots)
     check_anomaly = anomaly._enabled
@@ -83,37 +72,33 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     grad_mode._GradMode.enabled = create_graph
     try:
         for node in order:
-            entry = node_grads.pop(id(node), None)
-            if entry is None:
+            grad = node_grads.pop(node, None)
+            if grad is None:
                 continue
-            grad = entry[1]
-            hooks = getattr(node, "_output_hooks", None)
-            if hooks:
-                for hook in hooks:
+            if node._output_hooks:
+                for hook in node._output_hooks:
                     replacement = hook(grad)
                     if replacement is not None:
                         grad = replacement
-            retained = getattr(node, "_retained", None)
-            if retained is not None:
-                tensor = retained()
+            if node._retained is not None:
+                tensor = node._retained()
                 if tensor is not None:
                     kept = grad if create_graph else grad.detach()
                     tensor.grad = kept if tensor.grad is None else tensor.grad + kept
-            if wanted_nodes is not None and id(node) in wanted_nodes:
-                wanted_nodes[id(node)] = grad
+            if wanted_nodes is not None and node in wanted_nodes:
+                wanted_nodes[node] = grad
             node._check_saved()
             input_grads = node.backward(grad)
-            if not isinstance(input_grads, tuple):
+            if type(input_grads) is not tuple:
                 input_grads = (input_grads,)
             if check_anomaly:
                 anomaly.check_gradients(node, input_grads)
             for edge, input_grad in zip(node.next, input_grads):
                 if edge is None or input_grad is None:
                     continue
-                if isinstance(edge, Function):
-                    _accumulate(node_grads, id(edge), input_grad, edge)
-                else:
-                    _accumulate(leaf_grads, id(edge), input_grad, edge)
+                table = node_grads if isinstance(edge, Function) else leaf_grads
+                previous = table.get(edge)
+                table[edge] = input_grad if previous is None else previous + input_grad
             if not retain_graph:
                 node._release()
     finally:
@@ -123,10 +108,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
         results = []
         for position, tensor in enumerate(inputs):
             if tensor.grad_fn is not None:
-                grad = wanted_nodes.get(id(tensor.grad_fn))
+                grad = wanted_nodes.get(tensor.grad_fn)
             else:
-                entry = leaf_grads.get(id(tensor))
-                grad = None if entry is None else entry[1]
+                grad = leaf_grads.get(tensor)
                 if grad is not None and tensor._hooks:
                     grad = _run_leaf_hooks(tensor, grad)
             if grad is None and not allow_unused:
@@ -140,7 +124,7 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
         return tuple(results)
 
     owned: set[int] = {id(_root_base(g.data)) for g in grad_outputs}
-    for tensor, grad in leaf_grads.values():
+    for tensor, grad in leaf_grads.items():
         if tensor._hooks:
             grad = _run_leaf_hooks(tensor, grad)
         if not create_graph:
@@ -175,11 +159,16 @@ def _exclusive(grad, owned: set):
     from chainrule.tensor import Tensor
 
     data = grad.data
-    base = _root_base(data)
-    if not data.flags.writeable or id(base) in owned:
+    if data.base is None:
+        root = data
+    else:
+        root = _root_base(data)
+        if not data.flags.writeable:  # a broadcast view (expand) is read-only
+            root = None
+    if root is None or id(root) in owned:
         data = np.array(data, copy=True)
-        base = data
-    owned.add(id(base))
+        root = data
+    owned.add(id(root))
     return Tensor._make(data)
 
 
@@ -223,10 +212,45 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
     return run_backward(outputs, grad_outputs, retain_graph, create_graph, inputs, allow_unused)
 
 
+class _BackwardDefaults:
+    """Set by ``backward_options``: forces ``create_graph`` on every ``backward()`` call."""
+
+    create_graph = False
+
+
+@contextlib.contextmanager
+def backward_options(create_graph: bool = True):
+    """Make every ``backward()`` inside the block act as ``backward(create_graph=True)``.
+
+    The gradients left in ``.grad`` then carry their own graph (and the forward graph is
+    retained), so code that only sees a closure calling ``loss.backward()`` can still take second
+    derivatives of the loss. This is how ``chainrule.optim.Newton`` and ``NewtonCG`` obtain
+    Hessians from the same closure that ``LBFGS`` takes. ``grad()`` is not affected.
+
+    Example:
+        >>> import chainrule as cr
+        >>> from chainrule.autograd.engine import backward_options
+        >>> x = cr.tensor(3.0, requires_grad=True)
+        >>> with backward_options(create_graph=True):
+        ...     (x ** 3).backward()
+        >>> (d2x,) = cr.grad(x.grad, x)
+        >>> float(x.grad), float(d2x)
+        (27.0, 18.0)
+    """
+    previous = _BackwardDefaults.create_graph
+    _BackwardDefaults.create_graph = bool(create_graph)
+    try:
+        yield
+    finally:
+        _BackwardDefaults.create_graph = previous
+
+
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False) -> None:
     """Accumulate into the leaves' ``.grad`` the gradients of ``tensors`` (see Tensor.backward)."""
     tensors = _as_tensor_tuple(tensors, "tensors")
     grad_tensors = _make_grad_outputs(tensors, grad_tensors)
+    if _BackwardDefaults.create_graph:
+        create_graph = retain_graph = True
     if retain_graph is None:
         retain_graph = create_graph
     run_backward(tensors, grad_tensors, retain_graph, create_graph)

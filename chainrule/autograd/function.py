@@ -53,31 +53,34 @@ class Function:
     saved = None
     recording = False
     _released = False
+    _output_hooks = None
+    _retained = None
 
     @classmethod
     def apply(cls, *inputs, **params):
         """Run the op on tensors and, when a gradient is needed, record it in the graph."""
-        from chainrule.tensor import Tensor
+        fn = object.__new__(cls)
+        if grad_mode._GradMode.enabled:
+            for tensor in inputs:
+                if tensor.requires_grad:
+                    return fn._record(inputs, params)
+        return _wrap(fn.forward(*[t.data for t in inputs], **params))
 
-        fn = cls()
-        recording = grad_mode._GradMode.enabled and any(t.requires_grad for t in inputs)
-        fn.recording = recording
-        out = fn.forward(*[t.data for t in inputs], **params)
-        if not recording:
-            return Tensor._make(out)
-        fn.inputs = inputs
-        fn.next = tuple(
-            (t.grad_fn or t) if t.requires_grad else None for t in inputs
-        )
+    def _record(self, inputs, params):
+        cls = type(self)
+        self.recording = True
+        out = self.forward(*[t.data for t in inputs], **params)
+        self.inputs = inputs
+        self.next = tuple([(t.grad_fn or t) if t.requires_grad else None for t in inputs])
         if cls.needs_inputs:
-            fn._versions = tuple(t._version for t in inputs)
-        result = Tensor._make(out, fn, True)
+            self._versions = tuple([t._version for t in inputs])
+        result = _wrap_node(out, self)
         if cls.saves_output:
-            fn._output_data = out
-            fn._output_ref = weakref.ref(result)
-            fn._output_version = 0
+            self._output_data = out
+            self._output_ref = weakref.ref(result)
+            self._output_version = 0
         if anomaly._enabled:
-            fn._trace = traceback.extract_stack()[:-2]
+            self._trace = traceback.extract_stack()[:-3]
         return result
 
     def forward(self, *arrays, **params):
@@ -94,11 +97,9 @@ class Function:
     @property
     def output(self):
         """The op's output as a Tensor in the graph (only for ops with ``saves_output``)."""
-        from chainrule.tensor import Tensor
-
         out = self._output_ref()
         if out is None:
-            out = Tensor._make(self._output_data, self, True)
+            out = _wrap_node(self._output_data, self)
             self._output_ref = weakref.ref(out)
             self._output_version = out._version
         return out
@@ -150,3 +151,6 @@ def _inplace_message(op_name: str, which: str, tensor, version: int) -> str:
         f"version {tensor._version}; expected version {version} instead. Use an out-of-place "
         "operation (y = y * 2 instead of y.mul_(2)), or .clone() the tensor before changing it."
     )
+
+
+from chainrule.tensor import _wrap, _wrap_node  # noqa: E402  (tensor.py imports this module)

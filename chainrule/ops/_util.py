@@ -31,6 +31,8 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
     A float tensor with an integer tensor computes in the float dtype (as PyTorch; NumPy would
     give float64). Bool operands are left as they are: NumPy promotes them without a copy.
     """
+    if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
+        return a, b
     if not isinstance(a, Tensor):
         a = as_tensor(a, b if isinstance(b, Tensor) else None)
     if not isinstance(b, Tensor):

@@ -85,9 +85,10 @@ class Extremum(Function):
     """
 
     def forward(self, x, axes=None, keepdim=False, largest=True, mode="even"):
-        if x.size == 0:
+        if x.size == 0 and _count(x.shape, axes) == 0:
             raise ValueError(
-                f"{'max' if largest else 'min'}: cannot reduce an empty tensor of shape {x.shape}"
+                f"{'max' if largest else 'min'}: cannot reduce over an empty dimension of a "
+                f"tensor of shape {x.shape}; the maximum of nothing is undefined"
             )
         reduce = np.max if largest else np.min
         values = reduce(x, axis=axes, keepdims=True)
