@@ -45,6 +45,20 @@ def operands(a, b) -> tuple[Tensor, Tensor]:
     return a, b
 
 
+# Below these exponents exp() gives subnormals and sets the underflow flag, which raises under
+# np.errstate(all='raise').
+_EXP_FLOOR = {np.dtype(np.float16): -9.0, np.dtype(np.float32): -87.0,
+              np.dtype(np.float64): -708.0}
+
+
+def exp_nonpositive(z: np.ndarray) -> np.ndarray:
+    """exp(z) for an array z <= 0, with exact zeros where it would underflow (no warning)."""
+    floor = _EXP_FLOOR.get(z.dtype, -708.0)
+    e = np.exp(np.maximum(z, floor))
+    e *= z >= floor
+    return e
+
+
 def raw(value):
     """The array behind a tensor, or the value itself."""
     return value.data if isinstance(value, Tensor) else value
@@ -88,6 +102,8 @@ def normalize_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
     """``dim`` (None, an int or a tuple, negatives allowed) as a sorted tuple of axes."""
     if dim is None:
         return None
+    if type(dim) is int and 0 <= dim < ndim:
+        return (dim,)
     dims = (dim,) if isinstance(dim, (int, np.integer)) else tuple(dim)
     result = []
     for d in dims:

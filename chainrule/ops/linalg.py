@@ -19,14 +19,14 @@ class MatMul(Function):
         return np.matmul(a, b)
 
     def backward(self, grad_output):
-        from chainrule.ops.shape import transpose
+        from chainrule.ops.shape import swap_last_two
 
         a, b = self.inputs
         grad_a = grad_b = None
         if self.next[0] is not None:
-            grad_a = unbroadcast(matmul(grad_output, transpose(b, -1, -2)), a.shape)
+            grad_a = unbroadcast(MatMul.apply(grad_output, swap_last_two(b)), a.shape)
         if self.next[1] is not None:
-            grad_b = unbroadcast(matmul(transpose(a, -1, -2), grad_output), b.shape)
+            grad_b = unbroadcast(MatMul.apply(swap_last_two(a), grad_output), b.shape)
         return grad_a, grad_b
 
 
@@ -42,6 +42,9 @@ def matmul(a, b) -> Tensor:
         (2,)
     """
     a, b = operands(a, b)
+    a_shape, b_shape = a.data.shape, b.data.shape
+    if len(a_shape) == 2 and len(b_shape) == 2 and a_shape[1] == b_shape[0]:
+        return MatMul.apply(a, b)  # the common case, checked cheaply
     if a.ndim == 0 or b.ndim == 0:
         raise ValueError(
             f"matmul: both operands need at least 1 dimension, got shapes {tuple(a.shape)} and "
