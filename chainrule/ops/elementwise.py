@@ -5,7 +5,9 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._util import as_tensor, broadcast_shapes, operands, raw, unbroadcast
+from chainrule.ops._util import (
+    as_tensor, broadcast_shapes, exp_nonpositive, operands, raw, unbroadcast,
+)
 from chainrule.tensor import Tensor
 
 
@@ -274,8 +276,9 @@ class Sigmoid(Function):
     saves_output = True
 
     def forward(self, x):
-        # e^-|x| never overflows, so ±1000 in float32 gives 0 and 1 with no warning.
-        e = np.exp(-np.abs(x))
+        # e^-|x| never overflows, and exp_nonpositive never underflows, so ±1000 in float32
+        # gives 0 and 1 with no warning.
+        e = exp_nonpositive(-np.abs(x))
         return np.where(x >= 0, 1.0 / (1.0 + e), e / (1.0 + e)).astype(x.dtype, copy=False)
 
     def backward(self, grad_output):
