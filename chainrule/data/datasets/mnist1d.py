@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.metadata
 import os
 import random
 import tempfile
@@ -46,7 +47,11 @@ def _generate(seed: int | None) -> tuple[np.ndarray, ...]:
 
 def _cache_file(seed: int | None) -> Path:
     tag = "default" if seed is None else f"seed{int(seed)}"
-    return cache_dir() / f"mnist1d_{tag}_v{_CACHE_VERSION}.npz"
+    try:  # a new mnist1d release may generate different data: keep caches apart
+        package = importlib.metadata.version("mnist1d")
+    except importlib.metadata.PackageNotFoundError:
+        package = "unknown"
+    return cache_dir() / f"mnist1d-{package}_{tag}_v{_CACHE_VERSION}.npz"
 
 
 def _read_cache(path: Path) -> tuple[np.ndarray, ...] | None:
@@ -68,6 +73,7 @@ def _write_cache(path: Path, arrays: tuple[np.ndarray, ...]) -> None:
         handle, temporary = tempfile.mkstemp(dir=path.parent, suffix=".npz")
         with os.fdopen(handle, "wb") as stream:
             np.savez(stream, **dict(zip(_KEYS, arrays)))
+        os.chmod(temporary, 0o644)  # mkstemp makes it private; a cache can be shared
         os.replace(temporary, path)  # atomic: readers never see half a file
     except OSError:
         pass  # a read-only home is fine: the data stays cached in memory
