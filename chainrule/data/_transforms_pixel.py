@@ -7,7 +7,7 @@ import numpy as np
 from chainrule.data.dataset import to_numpy
 from chainrule.data.transforms import RandomTransform, _as_images, _float_copy_source, _pair
 
-__all__ = ["GaussianNoise", "RandomErasing", "MixUp", "CutMix"]
+__all__ = ["GaussianNoise", "RandomShift1d", "RandomErasing", "MixUp", "CutMix"]
 
 
 class GaussianNoise(RandomTransform):
@@ -36,6 +36,45 @@ class GaussianNoise(RandomTransform):
 
     def __repr__(self) -> str:
         return f"GaussianNoise(std={self.std}, mean={self.mean})"
+
+
+class RandomShift1d(RandomTransform):
+    """Shift each 1-D signal by a whole number of steps in ``[-max_shift, max_shift]``.
+
+    For signals ``(N, L)`` or ``(N, C, L)`` (e.g. MNIST-1D); vacated steps read ``fill``.
+    A shift ``k > 0`` moves the signal right: ``out[..., t] = x[..., t - k]``.
+
+    Example:
+        >>> x = np.arange(1, 6, dtype=np.float32)[None]
+        >>> RandomShift1d(2, seed=0)(x).shape
+        (1, 5)
+    """
+
+    def __init__(self, max_shift: int, fill: float = 0.0,
+                 seed: int | np.random.Generator | None = None) -> None:
+        super().__init__(seed)
+        if isinstance(max_shift, bool) or not isinstance(max_shift, (int, np.integer)) \
+                or max_shift < 0:
+            raise ValueError(f"RandomShift1d max_shift must be an int >= 0, got {max_shift!r}")
+        self.max_shift = int(max_shift)
+        self.fill = float(fill)
+
+    def __call__(self, x):
+        signals = _float_copy_source(x)
+        if signals.ndim not in (2, 3):
+            raise ValueError(f"RandomShift1d expects signals (N, L) or (N, C, L), got shape "
+                             f"{signals.shape}")
+        n, length = signals.shape[0], signals.shape[-1]
+        shift = self.rng.integers(-self.max_shift, self.max_shift + 1, size=n)
+        source = np.arange(length)[None, :] - shift[:, None]  # (N, L)
+        inside = (source >= 0) & (source < length)
+        if signals.ndim == 3:
+            source, inside = source[:, None, :], inside[:, None, :]
+        gathered = np.take_along_axis(signals, np.clip(source, 0, length - 1), axis=-1)
+        return np.where(inside, gathered, signals.dtype.type(self.fill))
+
+    def __repr__(self) -> str:
+        return f"RandomShift1d(max_shift={self.max_shift})"
 
 
 class RandomErasing(RandomTransform):
@@ -188,7 +227,8 @@ class CutMix(_BatchMix):
         height, width = batch.shape[2:]
         top, bottom, left, right = self.box(lam, height, width)
         mixed = batch.copy()
-        mixed[:, :, top:bottom, left:right] = np.roll(batch, 1, axis=0)[:, :, top:bottom, left:right]
+        box = (slice(None), slice(None), slice(top, bottom), slice(left, right))
+        mixed[box] = np.roll(batch, 1, axis=0)[box]
         lam = 1.0 - (bottom - top) * (right - left) / (height * width)
         soft = targets * lam + np.roll(targets, 1, axis=0) * (1.0 - lam)
         return mixed, soft

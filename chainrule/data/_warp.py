@@ -39,7 +39,7 @@ def affine_inverse(angle_deg, translate, scale, shear_deg, height: int, width: i
 
 
 def _snap_(coords: np.ndarray) -> None:
-    """In place: coordinates within _SNAP of an integer become that integer (exact rot90, shifts)."""
+    """In place: coordinates within _SNAP of an integer become it (exact rot90 and shifts)."""
     rounded = np.rint(coords)
     distance = np.subtract(coords, rounded)
     np.abs(distance, out=distance)

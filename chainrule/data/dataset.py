@@ -1,4 +1,4 @@
-"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, ``random_split``.
+"""Map-style datasets: ``Dataset``, ``TensorDataset``, ``Subset``, ``ConcatDataset``, splits.
 
 A dataset is anything with ``__len__`` and ``__getitem__(i)`` returning one sample (a tuple such
 as ``(image, label)``). Datasets backed by arrays (``TensorDataset`` and ``Subset``s of it) let the
@@ -48,7 +48,7 @@ def to_numpy(value: Any) -> np.ndarray:
 
 
 def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
-    """A NumPy Generator from an int seed, an existing Generator, or chainrule's global one (None)."""
+    """A NumPy Generator from an int seed, a Generator, or chainrule's global one (None)."""
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
@@ -197,7 +197,9 @@ class Subset(Dataset):
         n = len(dataset)
         if indices.size and (indices.min() < -n or indices.max() >= n):
             bad = indices[(indices < -n) | (indices >= n)][0]
-            raise IndexError(f"Subset index {int(bad)} is out of range for a dataset of {n} samples")
+            raise IndexError(
+                f"Subset index {int(bad)} is out of range for a dataset of {n} samples"
+            )
         self.dataset = dataset
         self.indices = np.where(indices < 0, indices + n, indices).astype(np.int64)
 

@@ -29,8 +29,9 @@ def _as_matrix(x: Any, owner: str) -> np.ndarray:
 class PCA:
     """Project data onto the directions of largest variance (principal components).
 
-    With the centred data ``X - mean_ = U S Vᵀ`` (thin SVD), ``components_`` are the first rows
-    of ``Vᵀ``, ``explained_variance_ = S² / (N - 1)`` and ``transform(X) = (X - mean_) Vᵀ[:k]ᵀ``
+    With the centred data ``X - mean_ = U S Vᵀ`` (thin SVD), ``components_`` are the first
+    rows of ``Vᵀ``, ``explained_variance_ = S² / (N - 1)`` and
+    ``transform(X) = (X - mean_) @ components_.T``
     (divided by ``sqrt(explained_variance_)`` when ``whiten``). Component signs follow
     scikit-learn's ``svd_flip`` rule: the largest-magnitude entry of each component is positive,
     so results match ``sklearn.decomposition.PCA``.

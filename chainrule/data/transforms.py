@@ -10,6 +10,9 @@ Conventions: positive rotation angles turn the image counter-clockwise as displa
 the top), like ``np.rot90`` and torchvision's ``rotate``. Pixel ``(i, j)`` is the point
 ``x = j, y = i``; rotations, scaling and shear act about the image centre.
 
+1-D signals ``(N, L)`` work with ``RandomHorizontalFlip``, ``GaussianNoise`` and
+``RandomShift1d`` (which also takes ``(N, C, L)``).
+
 ``MixUp`` and ``CutMix`` work on whole batches and are called as ``transform(images, labels)``;
 they have ``batch_pair = True`` so that ``DataLoader`` and ``Compose`` pass them both.
 """
@@ -27,7 +30,7 @@ from chainrule.data.dataset import as_generator, to_numpy
 __all__ = [
     "Compose", "Normalize", "RandomHorizontalFlip", "RandomVerticalFlip", "RandomRotation",
     "RandomAffine", "RandomResizedCrop", "Resize", "RandomCrop", "GaussianNoise",
-    "RandomErasing", "MixUp", "CutMix",
+    "RandomErasing", "RandomShift1d", "MixUp", "CutMix",
 ]
 
 _MODES = ("bilinear", "nearest")
@@ -238,7 +241,9 @@ class RandomAffine(RandomTransform):
         if self.translate is not None and (
             len(self.translate) != 2 or not all(0 <= t <= 1 for t in self.translate)
         ):
-            raise ValueError(f"{name} translate must be (a, b) with 0 <= a, b <= 1, got {translate!r}")
+            raise ValueError(
+                f"{name} translate must be (a, b) with 0 <= a, b <= 1, got {translate!r}"
+            )
         self.scale = None if scale is None else _pair(scale, "scale", name, symmetric=False)
         if self.scale is not None and self.scale[0] <= 0:
             raise ValueError(f"{name} scale must be positive, got {scale!r}")
@@ -285,7 +290,7 @@ class RandomAffine(RandomTransform):
 
 
 class RandomRotation(RandomAffine):
-    """Rotate each image by an angle drawn from ``degrees`` (counter-clockwise > 0) about its centre.
+    """Rotate each image about its centre by an angle from ``degrees`` (counter-clockwise > 0).
 
     ``RandomRotation((90, 90))`` on a square image equals ``np.rot90(x, 1, axes=(-2, -1))``.
 
@@ -457,5 +462,5 @@ class RandomCrop(RandomTransform):
 
 
 from chainrule.data._transforms_pixel import (  # noqa: E402  (a second module, for size)
-    CutMix, GaussianNoise, MixUp, RandomErasing,
+    CutMix, GaussianNoise, MixUp, RandomErasing, RandomShift1d,
 )

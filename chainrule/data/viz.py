@@ -78,7 +78,8 @@ def show_augmentations(dataset_or_array: Any, transform: Callable, path: str | P
     Example:
         >>> from chainrule.data import datasets, transforms
         >>> train, _ = datasets.digits()
-        >>> show_augmentations(train, transforms.RandomRotation(30, seed=0), "aug.png")  # doctest: +SKIP
+        >>> rotate = transforms.RandomRotation(30, seed=0)
+        >>> show_augmentations(train, rotate, "aug.png")  # doctest: +SKIP
     """
     import matplotlib
 

@@ -68,8 +68,10 @@ def test_identity_affine_returns_input_exactly():
     assert out is not x
 
 
-@pytest.mark.parametrize("angle, scale, shear", [(30.0, 1.0, (0.0, 0.0)), (-17.0, 1.3, (0.0, 0.0)),
-                                                 (10.0, 0.8, (15.0, -5.0)), (0.0, 1.0, (20.0, 0.0))])
+@pytest.mark.parametrize("angle, scale, shear", [
+    (30.0, 1.0, (0.0, 0.0)), (-17.0, 1.3, (0.0, 0.0)), (10.0, 0.8, (15.0, -5.0)),
+    (0.0, 1.0, (20.0, 0.0)),
+])
 def test_affine_matches_pointwise_bilinear_reference(angle, scale, shear):
     x = _images(n=2, c=2, h=6, w=7)
     transform = T.RandomAffine((angle, angle), scale=(scale, scale),
@@ -102,8 +104,9 @@ def test_integer_translation_equals_zero_filled_shift():
     max_dx, max_dy = round(0.3 * 10), round(0.25 * 8)
     shifts = set()
     for image, result in zip(x, out):
-        matches = [(dx, dy) for dx in range(-max_dx, max_dx + 1) for dy in range(-max_dy, max_dy + 1)
-                   if np.array_equal(result, _shift(image, dx, dy))]
+        candidates = [(dx, dy) for dx in range(-max_dx, max_dx + 1)
+                      for dy in range(-max_dy, max_dy + 1)]
+        matches = [s for s in candidates if np.array_equal(result, _shift(image, *s))]
         assert len(matches) == 1
         shifts.add(matches[0])
     assert len(shifts) > 3  # the shifts are drawn per image

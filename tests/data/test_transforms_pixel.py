@@ -149,3 +149,27 @@ def test_compose_routes_pairs():
     with pytest.raises(ValueError, match="labels"):
         pipeline(x)
     assert not T.Compose([T.Normalize(0, 1)]).batch_pair
+
+
+def test_random_shift_1d_is_a_zero_filled_shift():
+    x = np.random.default_rng(0).random((20, 2, 15), dtype=np.float32) + 1.0
+    out = T.RandomShift1d(4, seed=0)(x)
+    shifts = []
+    for signal, result in zip(x, out):
+        matches = []
+        for k in range(-4, 5):
+            expected = np.zeros_like(signal)
+            if k >= 0:
+                expected[:, k:] = signal[:, :15 - k]
+            else:
+                expected[:, :k] = signal[:, -k:]
+            if np.array_equal(result, expected):
+                matches.append(k)
+        assert len(matches) == 1
+        shifts.append(matches[0])
+    assert len(set(shifts)) > 3
+    flat = T.RandomShift1d(3, seed=1)(x[:, 0])
+    assert flat.shape == (20, 15) and flat.dtype == np.float32
+    np.testing.assert_array_equal(T.RandomShift1d(0)(x), x)
+    with pytest.raises(ValueError, match=r"\(N, L\)"):
+        T.RandomShift1d(2)(np.zeros((2, 1, 4, 4), np.float32))

@@ -135,8 +135,9 @@ class _IDXImages(TensorDataset):
         missing = "" if root.is_dir() else f" (the folder {root} does not exist)"
         raise DataError(
             f"{cls.__name__}: cannot find {stem} (or {stem}.gz) in {root} or "
-            f"{root / cls.folder / 'raw'}{missing}. Put the four IDX files ({names}; gzipped or not) in "
-            f"one of those folders. They come from {cls.source}. chainrule does not download."
+            f"{root / cls.folder / 'raw'}{missing}. Put the four IDX files ({names}; gzipped "
+            f"or not) in one of those folders. They come from {cls.source}; chainrule does not "
+            "download them."
         )
 
 

@@ -26,7 +26,8 @@ def _check(n_samples: int, noise: float, test_fraction: float, owner: str) -> No
 
 def _per_class(n_samples: int, n_classes: int) -> np.ndarray:
     """How many samples each class gets: as equal as possible, the first classes one more."""
-    return np.full(n_classes, n_samples // n_classes) + (np.arange(n_classes) < n_samples % n_classes)
+    extra = np.arange(n_classes) < n_samples % n_classes
+    return np.full(n_classes, n_samples // n_classes) + extra
 
 
 def _finish(points, labels, noise, rng, test_fraction, seed, name, num_classes) -> Splits:
