@@ -1,0 +1,424 @@
+"""Pooling: max and average over sliding windows, and adaptive average pooling.
+
+Windows are read as kh·kw strided slices of the (padded) input, one per kernel offset, so a
+2×2 stride-2 max pool is the max of four strided slices. Max pooling saves which offset won
+(the first maximum, as PyTorch) and routes the gradient there; the routing (a scatter) and its
+adjoint (a gather) are Functions of each other, so double backward works.
+"""
+
+from __future__ import annotations
+
+from collections import namedtuple
+
+import numpy as np
+
+from chainrule.autograd.function import Function
+from chainrule.ops._conv_util import check_input, pair, single, window_slices
+from chainrule.ops._util import as_tensor
+from chainrule.ops.linalg import matmul
+from chainrule.ops.reduce import mean
+from chainrule.ops.shape import squeeze, unsqueeze
+from chainrule.tensor import Tensor
+
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+           "adaptive_avg_pool2d"]
+
+PoolSpec = namedtuple("PoolSpec", ["kernel", "stride", "dilation", "padding", "in_shape",
+                                   "out_hw", "divisor"])
+PoolSpec.__doc__ = "A pooling's windows: pairs, (top, bottom, left, right) padding, shapes."
+
+
+def _padded_hw(spec: PoolSpec) -> tuple[int, int]:
+    pt, pb, pl, pr = spec.padding
+    return spec.in_shape[2] + pt + pb, spec.in_shape[3] + pl + pr
+
+
+def _slices(spec: PoolSpec):
+    return window_slices(spec.kernel, spec.stride, spec.dilation, spec.out_hw)
+
+
+def _overlapping(spec: PoolSpec) -> bool:
+    """Whether two windows can touch the same input element (then scatters must add)."""
+    return any(s < d * (k - 1) + 1 for k, s, d in zip(spec.kernel, spec.stride, spec.dilation))
+
+
+def _pad(x: np.ndarray, spec: PoolSpec, value: float) -> np.ndarray:
+    pt, pb, pl, pr = spec.padding
+    if not (pt or pb or pl or pr):
+        return x
+    n, c, h, w = x.shape
+    padded = _empty((n, c, h + pt + pb, w + pl + pr), x)
+    padded.fill(value)
+    padded[:, :, pt:pt + h, pl:pl + w] = x
+    return padded
+
+
+def _empty(shape: tuple, like: np.ndarray) -> np.ndarray:
+    """An (N, C, H, W) array laid out in memory as ``like`` is: channels-first (C, N, H, W) when
+    ``like`` came from a convolution, so that elementwise loops run over matching strides."""
+    if like.strides[0] < like.strides[1] and like.transpose(1, 0, 2, 3).flags.c_contiguous:
+        return np.empty((shape[1], shape[0]) + shape[2:], like.dtype).transpose(1, 0, 2, 3)
+    return np.empty(shape, like.dtype)
+
+
+def _scatter(parts, spec: PoolSpec, like: np.ndarray) -> np.ndarray:
+    """Σ over kernel offsets k of parts(k) placed at the input positions offset k reads; cropped."""
+    n, c, h, w = spec.in_shape
+    pt, pb, pl, pr = spec.padding
+    padded = _empty((n, c) + _padded_hw(spec), like)
+    adds = _overlapping(spec)
+    covered = tuple(spec.stride) == tuple(spec.kernel) and spec.dilation == (1, 1) and all(
+        o * s == size for o, s, size in zip(spec.out_hw, spec.stride, _padded_hw(spec)))
+    if adds or not covered:
+        padded.fill(0)
+    for k, (rows, columns) in enumerate(_slices(spec)):
+        if adds:
+            padded[:, :, rows, columns] += parts(k)
+        else:
+            padded[:, :, rows, columns] = parts(k)
+    return padded[:, :, pt:pt + h, pl:pl + w]
+
+
+# ---------------------------------------------------------------------------- max pooling
+class MaxPool(Function):
+    """y = max over each window;  the gradient goes to the (first) maximum of each window."""
+
+    needs_inputs = False
+
+    def forward(self, x, spec=None):
+        padded = _pad(x, spec, -np.inf)
+        slices = _slices(spec)
+        out = padded[:, :, slices[0][0], slices[0][1]].copy(order="K")
+        winners = None
+        if self.recording:
+            winners = np.zeros_like(out, dtype=np.uint8 if len(slices) < 256 else np.int32)
+        for k, (rows, columns) in enumerate(slices[1:], start=1):
+            window = padded[:, :, rows, columns]
+            if winners is not None:
+                # Strictly greater: on ties the first offset keeps the gradient, as PyTorch.
+                # winners = better ? k : winners, in integer arithmetic (masked writes are slow).
+                better = np.greater(window, out).view(np.uint8).astype(winners.dtype, copy=False)
+                winners -= better * winners
+                better *= k
+                winners += better
+            np.maximum(out, window, out=out)
+        self.spec, self.saved = spec, winners
+        return out
+
+    def backward(self, grad_output):
+        return MaxPoolScatter.apply(grad_output, winners=self.saved, spec=self.spec)
+
+
+class MaxPoolScatter(Function):
+    """Route each output gradient to its window's winner: the backward of max pooling.
+
+    Linear in its input; its gradient is the gather ``MaxPoolGather`` with the same winners.
+    """
+
+    needs_inputs = False
+
+    def forward(self, grad_output, winners=None, spec=None):
+        self.spec, self.saved = spec, winners
+        return _scatter(lambda k: grad_output * (winners == k), spec, grad_output)
+
+    def backward(self, grad):
+        return MaxPoolGather.apply(grad, winners=self.saved, spec=self.spec)
+
+
+class MaxPoolGather(Function):
+    """Read each window's winner from an input-shaped tensor: the adjoint of MaxPoolScatter."""
+
+    needs_inputs = False
+
+    def forward(self, grad, winners=None, spec=None):
+        self.spec, self.saved = spec, winners
+        padded = _pad(grad, spec, 0.0)
+        out = np.zeros_like(winners, dtype=grad.dtype)
+        for k, (rows, columns) in enumerate(_slices(spec)):
+            out += padded[:, :, rows, columns] * (winners == k)
+        return out
+
+    def backward(self, grad_output):
+        return MaxPoolScatter.apply(grad_output, winners=self.saved, spec=self.spec)
+
+
+# ---------------------------------------------------------------------------- average pooling
+class AvgPool(Function):
+    """y = (Σ over each window) / divisor;  the gradient is spread evenly back (AvgPoolTranspose)."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, x, spec=None):
+        self.saved = spec
+        padded = _pad(x, spec, 0.0)
+        slices = _slices(spec)
+        out = padded[:, :, slices[0][0], slices[0][1]].copy(order="K")
+        for rows, columns in slices[1:]:
+            out += padded[:, :, rows, columns]
+        if isinstance(spec.divisor, np.ndarray):
+            out /= spec.divisor.astype(x.dtype)
+        else:
+            out *= 1.0 / spec.divisor
+        return out
+
+    def backward(self, grad_output):
+        return AvgPoolTranspose.apply(grad_output, spec=self.saved)
+
+
+class AvgPoolTranspose(Function):
+    """The adjoint of average pooling: each output's value / divisor added over its window."""
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, grad_output, spec=None):
+        self.saved = spec
+        if isinstance(spec.divisor, np.ndarray):
+            share = grad_output / spec.divisor.astype(grad_output.dtype)
+        else:
+            share = grad_output * (1.0 / spec.divisor)
+        return _scatter(lambda k: share, spec, share)
+
+    def backward(self, grad):
+        return AvgPool.apply(grad, spec=self.saved)
+
+
+# ---------------------------------------------------------------------------- arguments
+def _ceil_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil_mode: bool):
+    """Output length, PyTorch's rule: with ceil_mode the last window must start inside the
+    input or the left padding."""
+    span = size + 2 * pad - dilation * (kernel - 1) - 1
+    if span < 0:
+        return 0
+    if not ceil_mode:
+        return span // stride + 1
+    out = -(-span // stride) + 1
+    if (out - 1) * stride >= size + pad:
+        out -= 1
+    return out
+
+
+def _spec(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, spatial: int,
+          average: bool = False, count_include_pad: bool = True, divisor_override=None):
+    """Normalize pooling arguments to a 2-D PoolSpec (1-d ops get a height-1 kernel)."""
+    if spatial == 1:
+        kernel = (1, single(kernel_size, "kernel_size", op))
+        stride = kernel if stride is None or stride == () or stride == [] else (
+            1, single(stride, "stride", op))
+        pad = (0, single(padding, "padding", op, minimum=0))
+        dil = (1, single(dilation, "dilation", op))
+    else:
+        kernel = pair(kernel_size, "kernel_size", op)
+        stride = kernel if stride is None or stride == () or stride == [] else pair(
+            stride, "stride", op)
+        pad = pair(padding, "padding", op, minimum=0)
+        dil = pair(dilation, "dilation", op)
+    for k, p in zip(kernel, pad):
+        limit = k // 2
+        if p > limit:
+            raise ValueError(
+                f"{op}: padding should be at most half of the (effective) kernel size, got "
+                f"padding={padding} for kernel_size={kernel_size}"
+            )
+    n, c, h, w = x.shape
+    out_hw = tuple(_ceil_out(size, k, s, p, d, ceil_mode)
+                   for size, k, s, p, d in zip((h, w), kernel, stride, pad, dil))
+    if min(out_hw) < 1:
+        shown = x.shape[2:] if spatial == 2 else x.shape[3:]
+        raise ValueError(
+            f"{op}: the input's spatial size {tuple(shown)} is too small for kernel_size="
+            f"{kernel_size} with padding={padding}; the output would be empty"
+        )
+    # Extra bottom/right padding so that ceil_mode's last window is fully inside the buffer.
+    extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
+             for o, s, d, k, size, p in zip(out_hw, stride, dil, kernel, (h, w), pad)]
+    padding4 = (pad[0], pad[0] + extra[0], pad[1], pad[1] + extra[1])
+    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1)
+    if average:
+        spec = spec._replace(divisor=_divisor(spec, pad, count_include_pad, divisor_override))
+    return spec
+
+
+def _divisor(spec: PoolSpec, pad, count_include_pad: bool, divisor_override):
+    """The number each window's sum is divided by: a scalar, or (Ho, Wo) where it varies."""
+    if divisor_override is not None:
+        if divisor_override <= 0:
+            raise ValueError(f"divisor_override must be positive, got {divisor_override}")
+        return float(divisor_override)
+    (h, w), (ph, pw) = spec.in_shape[2:], pad
+    counted = np.zeros(_padded_hw(spec))
+    if count_include_pad:
+        counted[:h + 2 * ph, :w + 2 * pw] = 1.0
+    else:
+        counted[ph:ph + h, pw:pw + w] = 1.0
+    divisor = sum(counted[rows, columns] for rows, columns in _slices(spec))
+    if np.all(divisor == divisor.flat[0]):
+        return float(divisor.flat[0])
+    return divisor
+
+
+def _pool(function, op: str, x, spatial: int, **options) -> Tensor:
+    x = as_tensor(x)
+    batched = check_input(x, op, spatial)
+    if not batched:
+        x = unsqueeze(x, 0)
+    x4 = unsqueeze(x, 2) if spatial == 1 else x
+    spec = _spec(op, x4, spatial=spatial, **options)
+    out = function.apply(x4, spec=spec)
+    if spatial == 1:
+        out = squeeze(out, 2)
+    return out if batched else squeeze(out, 0)
+
+
+def max_pool2d(input, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False) -> Tensor:
+    """2-D max pooling over an (N, C, H, W) batch, as ``torch.nn.functional.max_pool2d``.
+
+    out[n, c, h, w] = max_{i, j} x_pad[n, c, s·h + d·i, s·w + d·j] (padding is -inf).
+    The gradient goes to the first maximum of each window (row-major), as PyTorch.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) without a batch.
+        kernel_size: int or (kH, kW); stride defaults to kernel_size.
+        padding: int or pair, at most half the kernel.  dilation: spacing of window elements.
+        ceil_mode: round the output size up instead of down.
+
+    Shape: Ho = floor((H + 2·p - d·(kH - 1) - 1) / s) + 1, likewise Wo.
+
+    Example:
+        >>> import chainrule as cr
+        >>> max_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 5.,  7.],
+                  [13., 15.]]]])
+    """
+    return _pool(MaxPool, "max_pool2d", input, 2, kernel_size=kernel_size, stride=stride,
+                 padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+
+
+def max_pool1d(input, kernel_size, stride=None, padding=0, dilation=1,
+               ceil_mode: bool = False) -> Tensor:
+    """1-D max pooling over an (N, C, L) batch: out[n, c, l] = max_i x_pad[n, c, s·l + d·i].
+
+    Args as ``max_pool2d`` with ints. Shape: Lo = floor((L + 2·p - d·(k - 1) - 1) / s) + 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> max_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        tensor([[[3., 2.]]])
+    """
+    return _pool(MaxPool, "max_pool1d", input, 1, kernel_size=kernel_size, stride=stride,
+                 padding=padding, dilation=dilation, ceil_mode=ceil_mode)
+
+
+def avg_pool2d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True, divisor_override=None) -> Tensor:
+    """2-D average pooling over an (N, C, H, W) batch, as ``torch.nn.functional.avg_pool2d``.
+
+    out[n, c, h, w] = Σ_{i, j} x_pad[n, c, s·h + i, s·w + j] / divisor, where the divisor is
+    kH·kW (count_include_pad=True, zeros of the padding counted), the number of real input
+    elements in the window (False), or divisor_override.
+
+    Args:
+        input: (N, C, H, W), or (C, H, W) without a batch.
+        kernel_size: int or (kH, kW); stride defaults to kernel_size; padding at most half kernel.
+
+    Shape: Ho = floor((H + 2·p - kH) / s) + 1, likewise Wo.
+
+    Example:
+        >>> import chainrule as cr
+        >>> avg_pool2d(cr.arange(16.0).reshape(1, 1, 4, 4), 2)
+        tensor([[[[ 2.5,  4.5],
+                  [10.5, 12.5]]]])
+    """
+    return _pool(AvgPool, "avg_pool2d", input, 2, kernel_size=kernel_size, stride=stride,
+                 padding=padding, dilation=1, ceil_mode=ceil_mode, average=True,
+                 count_include_pad=count_include_pad, divisor_override=divisor_override)
+
+
+def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = False,
+               count_include_pad: bool = True) -> Tensor:
+    """1-D average pooling over an (N, C, L) batch: out[n, c, l] = Σ_i x_pad[n, c, s·l + i] / k.
+
+    Args as ``avg_pool2d`` with ints. Shape: Lo = floor((L + 2·p - k) / s) + 1.
+
+    Example:
+        >>> import chainrule as cr
+        >>> avg_pool1d(cr.tensor([[[1.0, 3.0, 2.0, 0.0]]]), 2)
+        tensor([[[2., 1.]]])
+    """
+    return _pool(AvgPool, "avg_pool1d", input, 1, kernel_size=kernel_size, stride=stride,
+                 padding=padding, dilation=1, ceil_mode=ceil_mode, average=True,
+                 count_include_pad=count_include_pad)
+
+
+# ---------------------------------------------------------------------------- adaptive
+def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
+    """(out, size) averaging matrix: row i averages x[floor(i·size/out) : ceil((i+1)·size/out)]."""
+    matrix = np.zeros((out, size), dtype=dtype)
+    for i in range(out):
+        start, end = (i * size) // out, -(-((i + 1) * size) // out)
+        matrix[i, start:end] = 1.0 / (end - start)
+    return matrix
+
+
+def _adaptive_sizes(output_size, in_sizes, op: str) -> tuple:
+    spatial = len(in_sizes)
+    if output_size is None or isinstance(output_size, (int, np.integer)):
+        output_size = (output_size,) * spatial
+    output_size = tuple(output_size)
+    if len(output_size) != spatial:
+        raise ValueError(f"{op}: output_size must be an int or {spatial} ints, got {output_size}")
+    sizes = tuple(size if o is None else int(o) for o, size in zip(output_size, in_sizes))
+    if min(sizes) < 1:
+        raise ValueError(f"{op}: output_size must be positive, got {output_size}")
+    return sizes
+
+
+def adaptive_avg_pool2d(input, output_size) -> Tensor:
+    """Average pooling to a fixed (oH, oW) whatever the input size, as PyTorch.
+
+    out[..., i, j] = mean of x[..., floor(i·H/oH) : ceil((i+1)·H/oH), floor(j·W/oW) :
+    ceil((j+1)·W/oW)]; output_size=1 is global average pooling. Computed as A_H · x · A_Wᵀ
+    with constant averaging matrices, so it is differentiable to any order.
+
+    Args:
+        input: (N, C, H, W) or (C, H, W).
+        output_size: int or (oH, oW); None in a place keeps that input size.
+
+    Example:
+        >>> import chainrule as cr
+        >>> adaptive_avg_pool2d(cr.ones(2, 3, 5, 7), 1).shape
+        (2, 3, 1, 1)
+    """
+    x = as_tensor(input)
+    check_input(x, "adaptive_avg_pool2d", 2)
+    oh, ow = _adaptive_sizes(output_size, x.shape[-2:], "adaptive_avg_pool2d")
+    h, w = x.shape[-2:]
+    if (oh, ow) == (1, 1):
+        return mean(x, (-2, -1), keepdim=True)
+    if h % oh == 0 and w % ow == 0:
+        return avg_pool2d(x, (h // oh, w // ow))
+    rows = Tensor._make(_adaptive_matrix(h, oh, x.dtype))
+    columns = Tensor._make(_adaptive_matrix(w, ow, x.dtype).T.copy())
+    return matmul(matmul(rows, x), columns)
+
+
+def adaptive_avg_pool1d(input, output_size) -> Tensor:
+    """Average pooling of an (N, C, L) batch to a fixed length oL, as PyTorch.
+
+    out[..., i] = mean of x[..., floor(i·L/oL) : ceil((i+1)·L/oL)].
+
+    Example:
+        >>> import chainrule as cr
+        >>> adaptive_avg_pool1d(cr.tensor([[[1.0, 2.0, 3.0]]]), 2)
+        tensor([[[1.5, 2.5]]])
+    """
+    x = as_tensor(input)
+    check_input(x, "adaptive_avg_pool1d", 1)
+    (ol,) = _adaptive_sizes(output_size, x.shape[-1:], "adaptive_avg_pool1d")
+    length = x.shape[-1]
+    if ol == 1:
+        return mean(x, -1, keepdim=True)
+    columns = Tensor._make(_adaptive_matrix(length, ol, x.dtype).T.copy())
+    return matmul(x, columns)

@@ -1,0 +1,288 @@
+"""Pooling: max/avg/adaptive ops against loop references and PyTorch, gradients (ties go to the
+first maximum), double backward, errors, and the pooling layers."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+from chainrule.ops.conv import (
+    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
+)
+
+RNG = np.random.default_rng(99)
+
+
+def as_pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def out_len(size, k, s, p, d, ceil_mode):
+    span = size + 2 * p - d * (k - 1) - 1
+    if not ceil_mode:
+        return span // s + 1
+    out = -(-span // s) + 1
+    return out - 1 if (out - 1) * s >= size + p else out
+
+
+def reference_pool(x, kernel, stride=None, padding=0, dilation=1, ceil_mode=False, kind="max",
+                   count_include_pad=True):
+    """Loops over windows. Returns the output and, for max, the flat input index of each
+    window's first maximum (None where a window holds only padding)."""
+    (kh, kw), (ph, pw), (dh, dw) = as_pair(kernel), as_pair(padding), as_pair(dilation)
+    sh, sw = as_pair(stride) if stride is not None else (kh, kw)
+    n, c, h, w = x.shape
+    ho, wo = out_len(h, kh, sh, ph, dh, ceil_mode), out_len(w, kw, sw, pw, dw, ceil_mode)
+    out = np.zeros((n, c, ho, wo))
+    argmax = np.zeros((n, c, ho, wo), dtype=int)
+    for ni in range(n):
+        for ci in range(c):
+            for i in range(ho):
+                for j in range(wo):
+                    best, best_at, total, count_pad, count_real = -np.inf, -1, 0.0, 0, 0
+                    for a in range(kh):
+                        for b in range(kw):
+                            r, q = i * sh - ph + a * dh, j * sw - pw + b * dw
+                            if r < h + ph and q < w + pw:
+                                count_pad += 1
+                            if 0 <= r < h and 0 <= q < w:
+                                count_real += 1
+                                value = x[ni, ci, r, q]
+                                total += value
+                                if value > best:
+                                    best, best_at = value, r * w + q
+                    if kind == "max":
+                        out[ni, ci, i, j], argmax[ni, ci, i, j] = best, best_at
+                    else:
+                        out[ni, ci, i, j] = total / (count_pad if count_include_pad else count_real)
+    return out, argmax
+
+
+MAX_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=2, stride=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=(2, 3), stride=(1, 2), padding=(1, 1)),
+    dict(kernel_size=2, stride=1, dilation=2),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=2, ceil_mode=True),
+]
+
+
+@pytest.mark.parametrize("options", MAX_CASES)
+def test_max_pool2d_value_and_gradient_routing(options):
+    x = RNG.standard_normal((2, 3, 7, 6))
+    x[0, 0, :2, :2] = 0.5  # a tied window: the first (row-major) maximum gets the gradient
+    args = dict(options)
+    expected, argmax = reference_pool(x, args.pop("kernel_size"), **args)
+    t = cr.tensor(x, dtype=cr.float64, requires_grad=True)
+    out = max_pool2d(t, **options)
+    np.testing.assert_array_equal(out.data, expected)
+    grad = RNG.standard_normal(out.shape)
+    out.backward(cr.tensor(grad, dtype=cr.float64))
+    routed = np.zeros((2, 3, 7 * 6))
+    for n in range(2):
+        for c in range(3):
+            np.add.at(routed[n, c], argmax[n, c].ravel(), grad[n, c].ravel())
+    np.testing.assert_allclose(t.grad.data, routed.reshape(x.shape), rtol=1e-12)
+
+
+def test_max_pool_ties_follow_torch():
+    torch = pytest.importorskip("torch")
+    x = np.ones((1, 2, 4, 4), dtype=np.float32)
+    x[0, 1] = np.array([[1, 2, 2, 0], [2, 2, 0, 2], [3, 3, 1, 1], [3, 3, 1, 1]], np.float32)
+    ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    for options in (dict(kernel_size=2), dict(kernel_size=3, stride=1, padding=1)):
+        ours.grad = None
+        theirs.grad = None
+        max_pool2d(ours, **options).sum().backward()
+        torch.nn.functional.max_pool2d(theirs, **options).sum().backward()
+        np.testing.assert_array_equal(ours.grad.data, theirs.grad.numpy())
+
+
+AVG_CASES = [
+    dict(kernel_size=2),
+    dict(kernel_size=3, stride=2, padding=1),
+    dict(kernel_size=3, stride=2, padding=1, count_include_pad=False),
+    dict(kernel_size=(2, 3), stride=(2, 1), padding=(1, 0)),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True),
+    dict(kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+]
+
+
+@pytest.mark.parametrize("options", AVG_CASES)
+def test_avg_pool2d_matches_loop_reference(options):
+    x = RNG.standard_normal((2, 2, 7, 6))
+    args = dict(options)
+    expected, _ = reference_pool(x, args.pop("kernel_size"), kind="avg", **args)
+    out = avg_pool2d(cr.tensor(x, dtype=cr.float64), **options)
+    np.testing.assert_allclose(out.data, expected, rtol=1e-12)
+
+
+def test_adaptive_avg_pool2d_matches_start_end_formula():
+    x = RNG.standard_normal((2, 3, 7, 10))
+    for size in [(3, 4), (7, 10), (2, 5), 1, (None, 3), 5]:
+        out = adaptive_avg_pool2d(cr.tensor(x, dtype=cr.float64), size)
+        oh, ow = (size, size) if not isinstance(size, tuple) else size
+        oh, ow = oh or 7, ow or 10
+        expected = np.zeros((2, 3, oh, ow))
+        for i in range(oh):
+            for j in range(ow):
+                r0, r1 = i * 7 // oh, -(-(i + 1) * 7 // oh)
+                c0, c1 = j * 10 // ow, -(-(j + 1) * 10 // ow)
+                expected[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
+        np.testing.assert_allclose(out.data, expected, rtol=1e-12, err_msg=str(size))
+
+
+def test_one_d_pools_match_two_d_with_height_one():
+    x = RNG.standard_normal((2, 3, 11))
+    t = cr.tensor(x, dtype=cr.float64)
+    x4 = x[:, :, None]
+    np.testing.assert_array_equal(max_pool1d(t, 3, 2, 1).data,
+                                  reference_pool(x4, (1, 3), (1, 2), (0, 1))[0][:, :, 0])
+    np.testing.assert_allclose(avg_pool1d(t, 4, 3, 2).data,
+                               reference_pool(x4, (1, 4), (1, 3), (0, 2), kind="avg")[0][:, :, 0])
+    expected = np.stack([x[..., i * 11 // 4: -(-(i + 1) * 11 // 4)].mean(-1) for i in range(4)], -1)
+    np.testing.assert_allclose(adaptive_avg_pool1d(t, 4).data, expected, rtol=1e-12)
+    np.testing.assert_allclose(adaptive_avg_pool1d(t, 1).data, x.mean(-1, keepdims=True))
+
+
+def test_float32_stays_float32_and_unbatched_inputs():
+    x = cr.randn(3, 8, 8)
+    for out in (max_pool2d(x, 2), avg_pool2d(x, 2), adaptive_avg_pool2d(x, 3)):
+        assert out.dtype == np.float32 and out.ndim == 3
+    np.testing.assert_array_equal(max_pool2d(x, 2).data, max_pool2d(x.unsqueeze(0), 2).data[0])
+
+
+# ---------------------------------------------------------------------------- gradients
+POOL_FNS = [
+    lambda x: max_pool2d(x, 2),
+    lambda x: max_pool2d(x, 3, 2, 1, ceil_mode=True),
+    lambda x: max_pool2d(x, 2, 1, dilation=2),
+    lambda x: avg_pool2d(x, 2),
+    lambda x: avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
+    lambda x: adaptive_avg_pool2d(x, (2, 3)),
+    lambda x: adaptive_avg_pool2d(x, 1),
+    lambda x: max_pool1d(x.reshape(2, 2, 35), 3, 2, 1),
+    lambda x: avg_pool1d(x.reshape(2, 2, 35), 4, 3, 2),
+]
+
+
+@pytest.mark.parametrize("index", range(len(POOL_FNS)))
+def test_pool_gradcheck_and_gradgradcheck(index):
+    # Distinct values, well separated, so finite differences never cross a max-pool tie.
+    values = RNG.permutation(2 * 2 * 5 * 7).reshape(2, 2, 5, 7) * 0.1
+    x = cr.tensor(values, dtype=cr.float64, requires_grad=True)
+    assert gradcheck(POOL_FNS[index], (x,), eps=1e-4)
+    assert gradgradcheck(POOL_FNS[index], (x,), eps=1e-4)
+
+
+def test_max_pool_double_backward_routes_grad_of_grad():
+    """d/d(grad_output) of <grad_input, v> is v gathered at each window's winner."""
+    x = cr.tensor(RNG.standard_normal((1, 1, 4, 4)), dtype=cr.float64, requires_grad=True)
+    grad_out = cr.tensor(RNG.standard_normal((1, 1, 2, 2)), dtype=cr.float64, requires_grad=True)
+    (gx,) = cr.grad(max_pool2d(x, 2), x, grad_out, create_graph=True)
+    v = RNG.standard_normal((1, 1, 4, 4))
+    (ggo,) = cr.grad((gx * cr.tensor(v, dtype=cr.float64)).sum(), grad_out)
+    _, argmax = reference_pool(x.data, 2)
+    np.testing.assert_allclose(ggo.data, v.reshape(-1)[argmax], rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- PyTorch
+@pytest.mark.parametrize("options", MAX_CASES)
+def test_max_pool2d_matches_torch(options):
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 3, 9, 8)).astype(np.float32)
+    ours, theirs = cr.tensor(x, requires_grad=True), torch.tensor(x, requires_grad=True)
+    out, expected = max_pool2d(ours, **options), torch.nn.functional.max_pool2d(theirs, **options)
+    np.testing.assert_array_equal(out.data, expected.detach().numpy())
+    grad = RNG.standard_normal(expected.shape).astype(np.float32)
+    out.backward(cr.tensor(grad))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-6, atol=1e-6)
+
+
+@pytest.mark.parametrize("options", AVG_CASES)
+def test_avg_pool2d_matches_torch(options):
+    torch = pytest.importorskip("torch")
+    x = RNG.standard_normal((2, 3, 9, 8))
+    ours, theirs = cr.tensor(x, dtype=cr.float64, requires_grad=True), torch.tensor(
+        x, requires_grad=True)
+    out, expected = avg_pool2d(ours, **options), torch.nn.functional.avg_pool2d(theirs, **options)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-12)
+    grad = RNG.standard_normal(expected.shape)
+    out.backward(cr.tensor(grad, dtype=cr.float64))
+    expected.backward(torch.tensor(grad))
+    np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12)
+
+
+def test_one_d_and_adaptive_match_torch():
+    torch = pytest.importorskip("torch")
+    F = torch.nn.functional
+    x1 = RNG.standard_normal((2, 3, 13))
+    x2 = RNG.standard_normal((2, 3, 9, 11))
+    t1, t2 = cr.tensor(x1, dtype=cr.float64), cr.tensor(x2, dtype=cr.float64)
+    np.testing.assert_array_equal(max_pool1d(t1, 3, 2, 1, 2).data,
+                                  F.max_pool1d(torch.tensor(x1), 3, 2, 1, 2).numpy())
+    np.testing.assert_allclose(avg_pool1d(t1, 4, 3, 2, ceil_mode=True).data,
+                               F.avg_pool1d(torch.tensor(x1), 4, 3, 2, ceil_mode=True).numpy())
+    np.testing.assert_allclose(adaptive_avg_pool1d(t1, 5).data,
+                               F.adaptive_avg_pool1d(torch.tensor(x1), 5).numpy())
+    for size in [(4, 5), 1, 3, (None, 2)]:
+        np.testing.assert_allclose(adaptive_avg_pool2d(t2, size).data,
+                                   F.adaptive_avg_pool2d(torch.tensor(x2), size).numpy())
+
+
+# ---------------------------------------------------------------------------- errors
+def test_pool_errors():
+    x = cr.randn(2, 3, 8, 8)
+    with pytest.raises(ValueError, match=r"max_pool2d expects a 4-D input \(N, C, H, W\).*got "
+                                         r"shape \(8, 8\)"):
+        max_pool2d(cr.randn(8, 8), 2)
+    with pytest.raises(ValueError, match=r"avg_pool1d expects a 3-D input \(N, C, L\)"):
+        avg_pool1d(x, 2)
+    with pytest.raises(ValueError, match=r"padding should be at most half"):
+        max_pool2d(x, 2, padding=2)
+    with pytest.raises(ValueError, match=r"too small for kernel_size=9"):
+        avg_pool2d(x, 9)
+    with pytest.raises(ValueError, match=r"kernel_size must be at least 1"):
+        max_pool2d(x, 0)
+    with pytest.raises(TypeError, match=r"kernel_size must be an int or a pair"):
+        max_pool2d(x, (2, 2, 2))
+    with pytest.raises(ValueError, match=r"output_size must be an int or 2 ints"):
+        adaptive_avg_pool2d(x, (1, 2, 3))
+    with pytest.raises(TypeError, match=r"floating-point input"):
+        max_pool2d(cr.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)
+
+
+# ---------------------------------------------------------------------------- layers
+def test_pool_layers_call_the_ops_and_repr_like_torch():
+    x = cr.randn(2, 3, 9, 9)
+    layers = [
+        (nn.MaxPool2d(3, 2, 1), lambda t: max_pool2d(t, 3, 2, 1),
+         "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)"),
+        (nn.AvgPool2d(2), lambda t: avg_pool2d(t, 2),
+         "AvgPool2d(kernel_size=2, stride=2, padding=0)"),
+        (nn.AdaptiveAvgPool2d((2, 3)), lambda t: adaptive_avg_pool2d(t, (2, 3)),
+         "AdaptiveAvgPool2d(output_size=(2, 3))"),
+    ]
+    for layer, op, text in layers:
+        np.testing.assert_array_equal(layer(x).data, op(x).data)
+        assert repr(layer) == text
+        assert list(layer.parameters()) == []
+    x1 = cr.randn(2, 3, 10)
+    np.testing.assert_array_equal(nn.MaxPool1d(2)(x1).data, max_pool1d(x1, 2).data)
+    np.testing.assert_array_equal(nn.AvgPool1d(3, 2)(x1).data, avg_pool1d(x1, 3, 2).data)
+    np.testing.assert_array_equal(nn.AdaptiveAvgPool1d(1)(x1).data, x1.mean(-1, keepdim=True).data)
+    assert repr(nn.AvgPool1d(3)) == "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))"
+
+
+def test_pool_layer_reprs_equal_torch():
+    torch = pytest.importorskip("torch")
+    pairs = [(nn.MaxPool2d(2), torch.nn.MaxPool2d(2)), (nn.AvgPool2d(3, 1, 1),
+                                                         torch.nn.AvgPool2d(3, 1, 1)),
+             (nn.MaxPool1d(3), torch.nn.MaxPool1d(3)), (nn.AvgPool1d(3), torch.nn.AvgPool1d(3)),
+             (nn.AdaptiveAvgPool2d((1, None)), torch.nn.AdaptiveAvgPool2d((1, None)))]
+    for ours, theirs in pairs:
+        assert repr(ours) == repr(theirs)

@@ -1,0 +1,281 @@
+"""conv1d / conv2d: forward against a loop reference and PyTorch, gradients of first and second
+order, argument errors, and the scratch-buffer reuse that must never corrupt saved values."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+from chainrule.ops.conv import conv1d, conv2d
+
+RNG = np.random.default_rng(1234)
+
+
+def randn(*shape, dtype=np.float64, grad=False):
+    return cr.tensor(RNG.standard_normal(shape), dtype=dtype, requires_grad=grad)
+
+
+def as_pair(v):
+    return (v, v) if isinstance(v, int) else tuple(v)
+
+
+def reference_conv2d(x, w, b, stride=1, padding=0, dilation=1, groups=1):
+    """Direct loops over output positions; padding is an int, a pair or (t, b, l, r)."""
+    sh, sw = as_pair(stride)
+    dh, dw = as_pair(dilation)
+    if isinstance(padding, int):
+        padding = (padding,) * 4
+    elif len(padding) == 2:
+        padding = (padding[0], padding[0], padding[1], padding[1])
+    pt, pb, pl, pr = padding
+    xp = np.pad(x, ((0, 0), (0, 0), (pt, pb), (pl, pr)))
+    n, c, h, wd = xp.shape
+    o, cg, kh, kw = w.shape
+    ho, wo = (h - dh * (kh - 1) - 1) // sh + 1, (wd - dw * (kw - 1) - 1) // sw + 1
+    per_group = o // groups
+    out = np.zeros((n, o, ho, wo))
+    for ni in range(n):
+        for oi in range(o):
+            g = oi // per_group
+            for i in range(ho):
+                for j in range(wo):
+                    patch = xp[ni, g * cg:(g + 1) * cg,
+                               i * sh:i * sh + dh * (kh - 1) + 1:dh,
+                               j * sw:j * sw + dw * (kw - 1) + 1:dw]
+                    out[ni, oi, i, j] = (patch * w[oi]).sum() + (0.0 if b is None else b[oi])
+    return out
+
+
+CASES_2D = [
+    # (N, C, H, W, O, kernel, stride, padding, dilation, groups, bias)
+    (2, 3, 5, 5, 4, 3, 1, 0, 1, 1, True),
+    (1, 2, 7, 6, 3, 3, 2, 1, 1, 1, False),
+    (2, 4, 6, 7, 6, (2, 3), (1, 2), (1, 0), (2, 1), 2, True),
+    (1, 3, 5, 8, 6, 1, 1, 0, 1, 3, True),
+    (2, 1, 9, 4, 2, (4, 1), (3, 1), (2, 0), 1, 1, True),
+    (1, 2, 6, 6, 2, 3, 1, 2, 2, 2, True),
+]
+
+
+@pytest.mark.parametrize("case", CASES_2D)
+def test_conv2d_matches_loop_reference(case):
+    n, c, h, w, o, k, s, p, d, g, has_bias = case
+    kh, kw = as_pair(k)
+    x = RNG.standard_normal((n, c, h, w))
+    weight = RNG.standard_normal((o, c // g, kh, kw))
+    bias = RNG.standard_normal(o) if has_bias else None
+    out = conv2d(cr.tensor(x, dtype=cr.float64), cr.tensor(weight, dtype=cr.float64),
+                 None if bias is None else cr.tensor(bias, dtype=cr.float64), s, p, d, g)
+    np.testing.assert_allclose(out.data, reference_conv2d(x, weight, bias, s, p, d, g),
+                               rtol=1e-10, atol=1e-12)
+
+
+@pytest.mark.parametrize("kernel,dilation", [(3, 1), (4, 1), (2, 3), ((2, 3), (1, 2))])
+def test_padding_same_and_valid(kernel, dilation):
+    x = RNG.standard_normal((1, 2, 6, 7))
+    kh, kw = as_pair(kernel)
+    dh, dw = as_pair(dilation)
+    weight = RNG.standard_normal((3, 2, kh, kw))
+    same = conv2d(cr.tensor(x, dtype=cr.float64), cr.tensor(weight, dtype=cr.float64),
+                  padding="same", dilation=dilation)
+    assert same.shape == (1, 3, 6, 7)
+    # PyTorch's rule: total d·(k-1), the odd one extra at the bottom/right.
+    th, tw = dh * (kh - 1), dw * (kw - 1)
+    expected = reference_conv2d(x, weight, None, 1, (th // 2, th - th // 2, tw // 2, tw - tw // 2),
+                                dilation)
+    np.testing.assert_allclose(same.data, expected, rtol=1e-10, atol=1e-12)
+    valid = conv2d(cr.tensor(x, dtype=cr.float64), cr.tensor(weight, dtype=cr.float64),
+                   padding="valid", dilation=dilation)
+    np.testing.assert_allclose(valid.data, reference_conv2d(x, weight, None, 1, 0, dilation),
+                               rtol=1e-10, atol=1e-12)
+
+
+def test_conv1d_matches_loop_reference():
+    x = RNG.standard_normal((2, 4, 11))
+    weight = RNG.standard_normal((6, 2, 3))
+    bias = RNG.standard_normal(6)
+    out = conv1d(cr.tensor(x, dtype=cr.float64), cr.tensor(weight, dtype=cr.float64),
+                 cr.tensor(bias, dtype=cr.float64), stride=2, padding=2, dilation=2, groups=2)
+    expected = reference_conv2d(x[:, :, None], weight[:, :, None], bias, (1, 2), (0, 2), (1, 2),
+                                2)[:, :, 0]
+    assert out.shape == expected.shape
+    np.testing.assert_allclose(out.data, expected, rtol=1e-10, atol=1e-12)
+
+
+def test_unbatched_input_and_float32_kept():
+    x = randn(3, 6, 6, dtype=np.float32)
+    weight = randn(4, 3, 3, 3, dtype=np.float32)
+    bias = randn(4, dtype=np.float32)
+    out = conv2d(x, weight, bias, padding=1)
+    assert out.shape == (4, 6, 6) and out.dtype == np.float32
+    batched = conv2d(x.unsqueeze(0), weight, bias, padding=1)
+    np.testing.assert_allclose(out.data, batched.data[0], rtol=1e-6)
+    assert conv1d(randn(3, 9, dtype=np.float32), randn(2, 3, 4, dtype=np.float32)).shape == (2, 6)
+
+
+# ---------------------------------------------------------------------------- gradients
+GRAD_CASES = [
+    dict(stride=1, padding=1, dilation=1, groups=1),
+    dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
+    dict(stride=2, padding="valid", dilation=1, groups=1),
+]
+
+
+@pytest.mark.parametrize("options", GRAD_CASES)
+def test_conv2d_gradcheck(options):
+    x, w, b = randn(2, 4, 5, 4, grad=True), randn(4, 4 // options["groups"], 3, 2, grad=True), \
+        randn(4, grad=True)
+    assert gradcheck(lambda x, w, b: conv2d(x, w, b, **options), (x, w, b))
+
+
+@pytest.mark.parametrize("options", GRAD_CASES[:2])
+def test_conv2d_gradgradcheck(options):
+    x, w, b = randn(1, 2, 4, 4, grad=True), randn(2, 2 // options["groups"], 2, 2, grad=True), \
+        randn(2, grad=True)
+    assert gradgradcheck(lambda x, w, b: conv2d(x, w, b, **options), (x, w, b))
+
+
+def test_conv1d_gradcheck_and_gradgradcheck():
+    x, w, b = randn(2, 2, 7, grad=True), randn(3, 2, 3, grad=True), randn(3, grad=True)
+    f = lambda x, w, b: conv1d(x, w, b, stride=2, padding="valid", dilation=2)  # noqa: E731
+    assert gradcheck(f, (x, w, b))
+    assert gradgradcheck(f, (x, w, b))
+    g = lambda x, w: conv1d(x, w, padding="same")  # noqa: E731
+    assert gradgradcheck(g, (x, w))
+
+
+def test_third_order_through_conv_is_consistent():
+    """d/dw of the Hessian-vector product of a cubic in conv output matches finite differences."""
+    x, w = randn(1, 1, 4, 4, grad=True), randn(1, 1, 2, 2, grad=True)
+
+    def hvp_norm(x, w):
+        y = conv2d(x, w)
+        (gx,) = cr.grad((y ** 3).sum(), x, create_graph=True)
+        return (gx * gx).sum()
+
+    assert gradcheck(hvp_norm, (x, w))
+
+
+def test_first_layer_skips_input_gradient():
+    x = randn(2, 1, 5, 5)  # no grad, like a batch of images
+    w, b = randn(3, 1, 3, 3, grad=True), randn(3, grad=True)
+    out = conv2d(x, w, b, padding=1)
+    assert out.grad_fn.next[0] is None
+    g = RNG.standard_normal(out.shape)
+    out.backward(cr.tensor(g, dtype=cr.float64))
+    # grad w[o, c, i, j] = Σ g[n, o, h, w] · x_pad[n, c, h + i, w + j]
+    xp = np.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1)))
+    expected = np.zeros(w.shape)
+    for i in range(3):
+        for j in range(3):
+            expected[:, :, i, j] = np.einsum("nohw,nchw->oc", g, xp[:, :, i:i + 5, j:j + 5])
+    np.testing.assert_allclose(w.grad.data, expected, rtol=1e-10)
+    np.testing.assert_allclose(b.grad.data, g.sum(axis=(0, 2, 3)), rtol=1e-10)
+    assert x.grad is None
+
+
+def test_saved_columns_are_not_overwritten_by_later_calls():
+    """Two graphs alive at once and an unrecorded result kept: scratch buffers must not alias."""
+    w = randn(2, 1, 3, 3, dtype=np.float32, grad=True)
+    x1, x2 = randn(4, 1, 6, 6, dtype=np.float32), randn(4, 1, 6, 6, dtype=np.float32)
+    y1 = conv2d(x1, w, padding=1)
+    y2 = conv2d(x2, w, padding=1)
+    with cr.no_grad():
+        kept = conv2d(x1, w, padding=1)
+        kept_copy = kept.data.copy()
+        conv2d(x2, w, padding=1)
+    (gw2,) = cr.grad(y2.sum(), w)
+    (gw1,) = cr.grad(y1.sum(), w)
+    for x, gw in ((x1, gw1), (x2, gw2)):
+        xp = np.pad(x.data, ((0, 0), (0, 0), (1, 1), (1, 1)))
+        expected = np.array([[[[xp[:, 0, i:i + 6, j:j + 6].sum() for j in range(3)]
+                               for i in range(3)]]] * 2)
+        np.testing.assert_allclose(gw.data, expected, rtol=1e-4)
+    np.testing.assert_array_equal(kept.data, kept_copy)
+
+
+def test_input_gradient_is_not_overwritten_by_a_later_backward():
+    w = randn(2, 2, 3, 3, grad=True)
+    xa, xb = randn(1, 2, 5, 5, grad=True), randn(1, 2, 5, 5, grad=True)
+    conv2d(xa, w, padding=1).sum().backward()
+    kept = xa.grad.data.copy()
+    (conv2d(xb, w, padding=1) * 3.0).sum().backward()
+    np.testing.assert_array_equal(xa.grad.data, kept)
+
+
+# ---------------------------------------------------------------------------- errors
+def test_errors_name_what_is_wrong():
+    x, w = randn(2, 3, 8, 8), randn(4, 3, 3, 3)
+    with pytest.raises(ValueError, match=r"conv2d expects a 4-D input \(N, C, H, W\).*got shape "
+                                         r"\(8, 8\)"):
+        conv2d(randn(8, 8), w)
+    with pytest.raises(ValueError, match=r"conv1d expects a 3-D input \(N, C, L\)"):
+        conv1d(x, randn(4, 3, 3))
+    with pytest.raises(ValueError, match=r"input has 2 channels but the weight expects "
+                                         r"weight.shape\[1\] \* groups = 3 \* 1 = 3"):
+        conv2d(randn(2, 2, 8, 8), w)
+    with pytest.raises(ValueError, match=r"groups=2 must divide both the input channels \(3\)"):
+        conv2d(x, randn(4, 1, 3, 3), groups=2)
+    with pytest.raises(ValueError, match=r"kernel \(size 9x9 with dilation\) is larger than the "
+                                         r"padded input \(8x8\)"):
+        conv2d(x, w, dilation=4)
+    with pytest.raises(ValueError, match=r"kernel \(size 3x3.*padded input \(2x2\)"):
+        conv2d(randn(1, 3, 2, 2), w)
+    with pytest.raises(ValueError, match=r"expects a 4-D weight"):
+        conv2d(x, randn(4, 3, 3))
+    with pytest.raises(ValueError, match=r"bias must have shape \(4,\)"):
+        conv2d(x, w, randn(3))
+    with pytest.raises(ValueError, match=r"padding='same' is not supported for strided"):
+        conv2d(x, w, padding="same", stride=2)
+    with pytest.raises(ValueError, match=r"stride must be at least 1"):
+        conv2d(x, w, stride=0)
+    with pytest.raises(TypeError, match=r"input dtype float32 and weight dtype float64 differ"):
+        conv2d(x.float(), w)
+
+
+# ---------------------------------------------------------------------------- PyTorch
+TORCH_CASES = CASES_2D + [(3, 6, 11, 9, 9, 3, 2, 1, 1, 3, True), (2, 5, 10, 10, 8, 5, 2, 2, 1, 1,
+                                                                    True)]
+
+
+@pytest.mark.parametrize("case", TORCH_CASES)
+def test_conv2d_forward_and_backward_match_torch(case):
+    torch = pytest.importorskip("torch")
+    n, c, h, w, o, k, s, p, d, g, has_bias = case
+    kh, kw = as_pair(k)
+    arrays = [RNG.standard_normal(shape) for shape in ((n, c, h, w), (o, c // g, kh, kw), (o,))]
+    ours = [cr.tensor(a, dtype=cr.float64, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    out = conv2d(ours[0], ours[1], ours[2] if has_bias else None, s, p, d, g)
+    expected = torch.nn.functional.conv2d(theirs[0], theirs[1], theirs[2] if has_bias else None,
+                                          s, p, d, g)
+    np.testing.assert_allclose(out.data, expected.detach().numpy(), rtol=1e-10, atol=1e-12)
+    grad = RNG.standard_normal(expected.shape)
+    out.backward(cr.tensor(grad, dtype=cr.float64))
+    expected.backward(torch.tensor(grad))
+    for mine, reference in zip(ours[:2 + has_bias], theirs):
+        np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), rtol=1e-9, atol=1e-11)
+
+
+@pytest.mark.parametrize("padding", ["same", "valid", 2])
+def test_conv1d_matches_torch(padding):
+    torch = pytest.importorskip("torch")
+    x, w, b = (RNG.standard_normal(s).astype(np.float32) for s in ((3, 4, 12), (6, 2, 4), (6,)))
+    out = conv1d(cr.tensor(x), cr.tensor(w), cr.tensor(b), padding=padding, dilation=2, groups=2)
+    expected = torch.nn.functional.conv1d(torch.tensor(x), torch.tensor(w), torch.tensor(b),
+                                          padding=padding, dilation=2, groups=2)
+    np.testing.assert_allclose(out.data, expected.numpy(), rtol=1e-5, atol=1e-5)
+
+
+def test_double_backward_matches_torch():
+    torch = pytest.importorskip("torch")
+    arrays = [RNG.standard_normal(s) for s in ((2, 2, 5, 5), (3, 2, 3, 3))]
+    ours = [cr.tensor(a, dtype=cr.float64, requires_grad=True) for a in arrays]
+    theirs = [torch.tensor(a, requires_grad=True) for a in arrays]
+    (gx,) = cr.grad((conv2d(*ours, stride=2, padding=1) ** 2).sum(), ours[0], create_graph=True)
+    (tgx,) = torch.autograd.grad((torch.nn.functional.conv2d(*theirs, stride=2, padding=1) ** 2)
+                                 .sum(), theirs[0], create_graph=True)
+    (gx.sum() * 1.0).backward()
+    tgx.sum().backward()
+    for mine, reference in zip(ours, theirs):
+        np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), rtol=1e-9, atol=1e-10)
