@@ -5,3 +5,5 @@ from chainrule.nn.parameter import Parameter
 from chainrule.nn.module import Module, RemovableHandle
 from chainrule.nn.container import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
 from chainrule.nn import init
+from chainrule.nn.conv import *  # noqa
+from chainrule.nn.pooling import *  # noqa
