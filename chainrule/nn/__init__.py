@@ -1,9 +1,31 @@
 """Layers, losses and the tools to build models: ``Module``, ``Parameter``, containers,
-``init``, ``functional`` (as ``F``) and ``utils``."""
+layers, activations, losses, ``init``, ``functional`` (as ``F``) and ``utils``.
+
+Example:
+    >>> import chainrule as cr
+    >>> from chainrule import nn
+    >>> model = nn.Sequential(nn.Linear(4, 16), nn.ReLU(), nn.Linear(16, 3))
+    >>> loss = nn.CrossEntropyLoss()(model(cr.randn(8, 4)), cr.randint(0, 3, (8,)))
+    >>> loss.backward()
+"""
 
 from chainrule.nn.parameter import Parameter
-from chainrule.nn.module import Module, RemovableHandle
+from chainrule.nn.module import IncompatibleKeys, Module, RemovableHandle
 from chainrule.nn.container import Flatten, Identity, ModuleDict, ModuleList, Sequential, Unflatten
-from chainrule.nn import init
+from chainrule.nn.linear import Linear, Maxout
+from chainrule.nn.activation import (
+    CELU, ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, PReLU, ReLU, ReLU6, RReLU,
+    Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh,
+)
+from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
+from chainrule.nn.residual import BasicBlock, Residual, ResidualMLPBlock
+from chainrule.nn.loss import (
+    BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
+    SmoothL1Loss,
+)
+from chainrule.nn import functional, init, utils
+
+# Convolution and pooling layers (chainrule/nn/conv.py, chainrule/nn/pooling.py) below.
 from chainrule.nn.conv import *  # noqa
 from chainrule.nn.pooling import *  # noqa

@@ -1,0 +1,34 @@
+"""Everything functional (imported as ``F``): the math that modules call, without state.
+
+Example:
+    >>> import chainrule as cr
+    >>> import chainrule.nn.functional as F
+    >>> logits = cr.tensor([[2.0, 0.5, -1.0]])
+    >>> round(float(F.cross_entropy(logits, cr.tensor([0]))), 4)
+    0.2413
+"""
+
+from chainrule.ops.elementwise import relu, sigmoid, tanh
+from chainrule.ops.loss import (
+    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
+    mse_loss, nll_loss, smooth_l1_loss,
+)
+from chainrule.ops.nn_ops import (
+    celu, dropout, dropout1d, dropout2d, elu, erf, gelu, hardtanh, leaky_relu, linear,
+    log_softmax, logsigmoid, one_hot, prelu, relu6, rrelu, selu, silu, softmax, softplus,
+    softsign,
+)
+from chainrule.ops.normalization import batch_norm, layer_norm
+from chainrule.ops.shape import pad
+
+__all__ = [
+    "linear", "relu", "sigmoid", "tanh", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu",
+    "gelu", "silu", "softplus", "logsigmoid", "hardtanh", "relu6", "softsign", "erf", "softmax",
+    "log_softmax", "dropout", "dropout1d", "dropout2d", "batch_norm", "layer_norm", "one_hot",
+    "pad", "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
+    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+]
+
+# ---------------------------------------------------------------------------- convolution
+# Convolution and pooling functions (chainrule/ops/conv.py) are imported below this line.
+from chainrule.ops.conv import conv1d, conv2d, max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401
