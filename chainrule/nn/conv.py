@@ -99,7 +99,7 @@ class _ConvNd(Module):
 class Conv2d(_ConvNd):
     """2-D convolution layer: y = conv2d(x, weight, bias, stride, padding, dilation, groups).
 
-    out[n, o, h, w] = bias[o] + Σ_{c, i, j} weight[o, c, i, j] · x[n, c, s·h + d·i - p, s·w + d·j - p]
+    out[n, o, h, w] = bias[o] + Σ_{c,i,j} weight[o, c, i, j] · x[n, c, s·h + d·i - p, s·w + d·j - p]
 
     Args:
         in_channels, out_channels: C_in and C_out.

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from chainrule.nn.module import Module
+from chainrule.ops import adaptive_pool as _adaptive
 from chainrule.ops import pool as _pool
 from chainrule.tensor import Tensor
 
@@ -134,7 +135,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool.adaptive_avg_pool2d(x, self.output_size)
+        return _adaptive.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -154,7 +155,7 @@ class AdaptiveAvgPool1d(Module):
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool.adaptive_avg_pool1d(x, self.output_size)
+        return _adaptive.adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

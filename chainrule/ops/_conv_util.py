@@ -49,7 +49,8 @@ def window_slices(kernel: tuple[int, int], stride: tuple[int, int], dilation: tu
     """For each kernel offset (row-major), the strided slices of the padded input it touches."""
     (kh, kw), (sh, sw), (dh, dw), (ho, wo) = kernel, stride, dilation, out_hw
     return [
-        (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh), slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
+        (slice(i * dh, i * dh + sh * (ho - 1) + 1, sh),
+         slice(j * dw, j * dw + sw * (wo - 1) + 1, sw))
         for i in range(kh) for j in range(kw)
     ]
 

@@ -1,4 +1,4 @@
-"""Pooling: max and average over sliding windows, and adaptive average pooling.
+"""Pooling: max and average over sliding windows (adaptive pooling is in adaptive_pool.py).
 
 Windows are read as kh·kw strided slices of the (padded) input, one per kernel offset, so a
 2×2 stride-2 max pool is the max of four strided slices. Max pooling saves which offset won
@@ -15,16 +15,13 @@ import numpy as np
 from chainrule.autograd.function import Function
 from chainrule.ops._conv_util import check_input, pair, single, window_slices
 from chainrule.ops._util import as_tensor
-from chainrule.ops.linalg import matmul
-from chainrule.ops.reduce import mean
 from chainrule.ops.shape import squeeze, unsqueeze
 from chainrule.tensor import Tensor
 
-__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-           "adaptive_avg_pool2d"]
+__all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
 
 PoolSpec = namedtuple("PoolSpec", ["kernel", "stride", "dilation", "padding", "in_shape",
-                                   "out_hw", "divisor"])
+                                   "out_hw", "divisor", "channels_first"])
 PoolSpec.__doc__ = "A pooling's windows: pairs, (top, bottom, left, right) padding, shapes."
 
 
@@ -47,35 +44,45 @@ def _pad(x: np.ndarray, spec: PoolSpec, value: float) -> np.ndarray:
     if not (pt or pb or pl or pr):
         return x
     n, c, h, w = x.shape
-    padded = _empty((n, c, h + pt + pb, w + pl + pr), x)
+    padded = _empty((n, c, h + pt + pb, w + pl + pr), x.dtype, spec)
     padded.fill(value)
     padded[:, :, pt:pt + h, pl:pl + w] = x
     return padded
 
 
-def _empty(shape: tuple, like: np.ndarray) -> np.ndarray:
-    """An (N, C, H, W) array laid out in memory as ``like`` is: channels-first (C, N, H, W) when
-    ``like`` came from a convolution, so that elementwise loops run over matching strides."""
-    if like.strides[0] < like.strides[1] and like.transpose(1, 0, 2, 3).flags.c_contiguous:
-        return np.empty((shape[1], shape[0]) + shape[2:], like.dtype).transpose(1, 0, 2, 3)
-    return np.empty(shape, like.dtype)
+def _channels_first(x: np.ndarray) -> bool:
+    """Whether an (N, C, H, W) array is laid out as (C, N, H, W), as convolutions return them."""
+    return x.strides[0] < x.strides[1] and x.transpose(1, 0, 2, 3).flags.c_contiguous
 
 
-def _scatter(parts, spec: PoolSpec, like: np.ndarray) -> np.ndarray:
-    """Σ over kernel offsets k of parts(k) placed at the input positions offset k reads; cropped."""
+def _empty(shape: tuple, dtype, spec: PoolSpec) -> np.ndarray:
+    """An (N, C, H, W) array laid out as the pooled input was, so that elementwise loops over it
+    and the arrays around it (ReLU masks, winners) run over matching strides."""
+    if spec.channels_first:
+        return np.empty((shape[1], shape[0]) + shape[2:], dtype).transpose(1, 0, 2, 3)
+    return np.empty(shape, dtype)
+
+
+def _scatter(values: np.ndarray, masks, spec: PoolSpec) -> np.ndarray:
+    """Σ over kernel offsets k of values·masks(k) placed at the input positions that offset k
+    reads (masks None: values alone); cropped to the input."""
     n, c, h, w = spec.in_shape
     pt, pb, pl, pr = spec.padding
-    padded = _empty((n, c) + _padded_hw(spec), like)
+    padded = _empty((n, c) + _padded_hw(spec), values.dtype, spec)
     adds = _overlapping(spec)
     covered = tuple(spec.stride) == tuple(spec.kernel) and spec.dilation == (1, 1) and all(
         o * s == size for o, s, size in zip(spec.out_hw, spec.stride, _padded_hw(spec)))
     if adds or not covered:
         padded.fill(0)
     for k, (rows, columns) in enumerate(_slices(spec)):
+        target = padded[:, :, rows, columns]
+        mask = None if masks is None else masks(k)
         if adds:
-            padded[:, :, rows, columns] += parts(k)
+            target += values if mask is None else values * mask
+        elif mask is None:
+            target[...] = values
         else:
-            padded[:, :, rows, columns] = parts(k)
+            np.multiply(values, mask, out=target)
     return padded[:, :, pt:pt + h, pl:pl + w]
 
 
@@ -119,7 +126,7 @@ class MaxPoolScatter(Function):
 
     def forward(self, grad_output, winners=None, spec=None):
         self.spec, self.saved = spec, winners
-        return _scatter(lambda k: grad_output * (winners == k), spec, grad_output)
+        return _scatter(grad_output, lambda k: winners == k, spec)
 
     def backward(self, grad):
         return MaxPoolGather.apply(grad, winners=self.saved, spec=self.spec)
@@ -144,7 +151,7 @@ class MaxPoolGather(Function):
 
 # ---------------------------------------------------------------------------- average pooling
 class AvgPool(Function):
-    """y = (Σ over each window) / divisor;  the gradient is spread evenly back (AvgPoolTranspose)."""
+    """y = (Σ over each window) / divisor;  backward spreads the gradient back evenly."""
 
     needs_inputs = False
     saved_is_metadata = True
@@ -178,7 +185,7 @@ class AvgPoolTranspose(Function):
             share = grad_output / spec.divisor.astype(grad_output.dtype)
         else:
             share = grad_output * (1.0 / spec.divisor)
-        return _scatter(lambda k: share, spec, share)
+        return _scatter(share, None, spec)
 
     def backward(self, grad):
         return AvgPool.apply(grad, spec=self.saved)
@@ -234,7 +241,8 @@ def _spec(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode,
     extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
              for o, s, d, k, size, p in zip(out_hw, stride, dil, kernel, (h, w), pad)]
     padding4 = (pad[0], pad[0] + extra[0], pad[1], pad[1] + extra[1])
-    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1)
+    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1,
+                    _channels_first(x.data))
     if average:
         spec = spec._replace(divisor=_divisor(spec, pad, count_include_pad, divisor_override))
     return spec
@@ -350,75 +358,3 @@ def avg_pool1d(input, kernel_size, stride=None, padding=0, ceil_mode: bool = Fal
     return _pool(AvgPool, "avg_pool1d", input, 1, kernel_size=kernel_size, stride=stride,
                  padding=padding, dilation=1, ceil_mode=ceil_mode, average=True,
                  count_include_pad=count_include_pad)
-
-
-# ---------------------------------------------------------------------------- adaptive
-def _adaptive_matrix(size: int, out: int, dtype) -> np.ndarray:
-    """(out, size) averaging matrix: row i averages x[floor(i·size/out) : ceil((i+1)·size/out)]."""
-    matrix = np.zeros((out, size), dtype=dtype)
-    for i in range(out):
-        start, end = (i * size) // out, -(-((i + 1) * size) // out)
-        matrix[i, start:end] = 1.0 / (end - start)
-    return matrix
-
-
-def _adaptive_sizes(output_size, in_sizes, op: str) -> tuple:
-    spatial = len(in_sizes)
-    if output_size is None or isinstance(output_size, (int, np.integer)):
-        output_size = (output_size,) * spatial
-    output_size = tuple(output_size)
-    if len(output_size) != spatial:
-        raise ValueError(f"{op}: output_size must be an int or {spatial} ints, got {output_size}")
-    sizes = tuple(size if o is None else int(o) for o, size in zip(output_size, in_sizes))
-    if min(sizes) < 1:
-        raise ValueError(f"{op}: output_size must be positive, got {output_size}")
-    return sizes
-
-
-def adaptive_avg_pool2d(input, output_size) -> Tensor:
-    """Average pooling to a fixed (oH, oW) whatever the input size, as PyTorch.
-
-    out[..., i, j] = mean of x[..., floor(i·H/oH) : ceil((i+1)·H/oH), floor(j·W/oW) :
-    ceil((j+1)·W/oW)]; output_size=1 is global average pooling. Computed as A_H · x · A_Wᵀ
-    with constant averaging matrices, so it is differentiable to any order.
-
-    Args:
-        input: (N, C, H, W) or (C, H, W).
-        output_size: int or (oH, oW); None in a place keeps that input size.
-
-    Example:
-        >>> import chainrule as cr
-        >>> adaptive_avg_pool2d(cr.ones(2, 3, 5, 7), 1).shape
-        (2, 3, 1, 1)
-    """
-    x = as_tensor(input)
-    check_input(x, "adaptive_avg_pool2d", 2)
-    oh, ow = _adaptive_sizes(output_size, x.shape[-2:], "adaptive_avg_pool2d")
-    h, w = x.shape[-2:]
-    if (oh, ow) == (1, 1):
-        return mean(x, (-2, -1), keepdim=True)
-    if h % oh == 0 and w % ow == 0:
-        return avg_pool2d(x, (h // oh, w // ow))
-    rows = Tensor._make(_adaptive_matrix(h, oh, x.dtype))
-    columns = Tensor._make(_adaptive_matrix(w, ow, x.dtype).T.copy())
-    return matmul(matmul(rows, x), columns)
-
-
-def adaptive_avg_pool1d(input, output_size) -> Tensor:
-    """Average pooling of an (N, C, L) batch to a fixed length oL, as PyTorch.
-
-    out[..., i] = mean of x[..., floor(i·L/oL) : ceil((i+1)·L/oL)].
-
-    Example:
-        >>> import chainrule as cr
-        >>> adaptive_avg_pool1d(cr.tensor([[[1.0, 2.0, 3.0]]]), 2)
-        tensor([[[1.5, 2.5]]])
-    """
-    x = as_tensor(input)
-    check_input(x, "adaptive_avg_pool1d", 1)
-    (ol,) = _adaptive_sizes(output_size, x.shape[-1:], "adaptive_avg_pool1d")
-    length = x.shape[-1]
-    if ol == 1:
-        return mean(x, -1, keepdim=True)
-    columns = Tensor._make(_adaptive_matrix(length, ol, x.dtype).T.copy())
-    return matmul(x, columns)

@@ -286,3 +286,23 @@ def test_pool_layer_reprs_equal_torch():
              (nn.AdaptiveAvgPool2d((1, None)), torch.nn.AdaptiveAvgPool2d((1, None)))]
     for ours, theirs in pairs:
         assert repr(ours) == repr(theirs)
+
+
+@pytest.mark.parametrize("pool", [lambda t: max_pool2d(t, 2), lambda t: max_pool2d(t, 3, 2, 1),
+                                  lambda t: avg_pool2d(t, 2), lambda t: avg_pool2d(t, 3, 1, 1)])
+def test_channels_first_memory_layout_gives_the_same_values_and_gradients(pool):
+    """Convolutions return (N, C, H, W) tensors stored as (C, N, H, W); pooling keeps that
+    layout for speed, which must not change any value."""
+    x = RNG.standard_normal((3, 4, 6, 6))
+    plain = cr.tensor(x, dtype=cr.float64, requires_grad=True)
+    stored = cr.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), dtype=cr.float64,
+                       requires_grad=True)
+    channels_first = stored.permute(1, 0, 2, 3)
+    assert channels_first.data.strides[0] < channels_first.data.strides[1]
+    out_plain, out_stored = pool(plain), pool(channels_first)
+    np.testing.assert_array_equal(out_plain.data, out_stored.data)
+    grad = RNG.standard_normal(out_plain.shape)
+    out_plain.backward(cr.tensor(grad, dtype=cr.float64))
+    out_stored.backward(cr.tensor(grad, dtype=cr.float64))
+    np.testing.assert_allclose(stored.grad.data.transpose(1, 0, 2, 3), plain.grad.data,
+                               rtol=1e-12)

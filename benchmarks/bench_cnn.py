@@ -1,0 +1,181 @@
+"""Time a small CNN's training step, and its two convolutions alone, against PyTorch (CPU).
+
+The network (MNIST-sized, batch 64 of 1×28×28 float32):
+    Conv2d(1, 32, 3, padding=1) → ReLU → MaxPool2d(2) → Conv2d(32, 64, 3, padding=1) → ReLU →
+    MaxPool2d(2) → Flatten → Linear(3136, 128) → ReLU → Linear(128, 10), cross-entropy,
+    SGD with momentum written out by hand on both sides.
+
+Run: ``python benchmarks/bench_cnn.py`` (``--rounds 30`` for steadier numbers). Both libraries
+run in one process, alternating in rounds (benchmarks/_timing.py); medians are reported as a
+markdown table. Without PyTorch installed only chainrule's times are printed.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+
+import numpy as np
+
+sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
+
+import chainrule as cr  # noqa: E402
+from chainrule import nn  # noqa: E402
+from benchmarks._timing import alternate  # noqa: E402
+
+try:
+    import torch
+except ImportError:  # the comparison is optional
+    torch = None
+
+BATCH, LR, MOMENTUM = 64, 0.01, 0.9
+
+
+# ---------------------------------------------------------------------------- chainrule side
+def _chainrule_layers():
+    """Linear/ReLU from chainrule.nn when present, else minimal stand-ins on the core ops."""
+    linear, relu = getattr(nn, "Linear", None), getattr(nn, "ReLU", None)
+    if linear is None:
+        class linear(nn.Module):  # noqa: N801
+            def __init__(self, fan_in, fan_out):
+                super().__init__()
+                bound = 1 / np.sqrt(fan_in)
+                rng = cr.backend.generator()
+                self.weight = nn.Parameter(rng.uniform(-bound, bound, (fan_out, fan_in))
+                                           .astype(np.float32))
+                self.bias = nn.Parameter(rng.uniform(-bound, bound, fan_out).astype(np.float32))
+
+            def forward(self, x):
+                return x @ self.weight.t() + self.bias
+    if relu is None:
+        class relu(nn.Module):  # noqa: N801
+            def forward(self, x):
+                return x.relu()
+    return linear, relu
+
+
+def _chainrule_loss():
+    functional = getattr(nn, "functional", None)
+    if functional is not None and hasattr(functional, "cross_entropy"):
+        return functional.cross_entropy
+
+    def cross_entropy(logits, target):
+        log_probs = logits - logits.logsumexp(dim=1, keepdim=True)
+        return -log_probs[np.arange(logits.shape[0]), target.data].mean()
+    return cross_entropy
+
+
+def chainrule_cnn():
+    linear, relu = _chainrule_layers()
+    return nn.Sequential(
+        nn.Conv2d(1, 32, 3, padding=1), relu(), nn.MaxPool2d(2),
+        nn.Conv2d(32, 64, 3, padding=1), relu(), nn.MaxPool2d(2),
+        nn.Flatten(), linear(3136, 128), relu(), linear(128, 10),
+    )
+
+
+def chainrule_step(model, images, labels):
+    """One training step: returns a function that runs forward, backward and the update."""
+    params = list(model.parameters())
+    velocity = [np.zeros_like(p.data) for p in params]
+    loss_fn = _chainrule_loss()
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss = loss_fn(model(images), labels)
+        loss.backward()
+        with cr.no_grad():
+            for p, v in zip(params, velocity):
+                v *= MOMENTUM
+                v += p.grad.data
+                p.data -= LR * v
+        return loss
+    return step
+
+
+# ---------------------------------------------------------------------------- PyTorch side
+def torch_cnn():
+    tn = torch.nn
+    return tn.Sequential(
+        tn.Conv2d(1, 32, 3, padding=1), tn.ReLU(), tn.MaxPool2d(2),
+        tn.Conv2d(32, 64, 3, padding=1), tn.ReLU(), tn.MaxPool2d(2),
+        tn.Flatten(), tn.Linear(3136, 128), tn.ReLU(), tn.Linear(128, 10),
+    )
+
+
+def torch_step(model, images, labels):
+    params = list(model.parameters())
+    velocity = [torch.zeros_like(p) for p in params]
+
+    def step():
+        for p in params:
+            p.grad = None
+        loss = torch.nn.functional.cross_entropy(model(images), labels)
+        loss.backward()
+        with torch.no_grad():
+            for p, v in zip(params, velocity):
+                v.mul_(MOMENTUM).add_(p.grad)
+                p.sub_(LR * v)
+        return loss
+    return step
+
+
+# ---------------------------------------------------------------------------- conv alone
+def conv_contenders(in_channels, out_channels, size, input_grad, rng):
+    """Forward + backward of one Conv2d(in, out, 3, padding=1) layer on both sides."""
+    x = rng.standard_normal((BATCH, in_channels, size, size)).astype(np.float32)
+    grad = rng.standard_normal((BATCH, out_channels, size, size)).astype(np.float32)
+    ours = nn.Conv2d(in_channels, out_channels, 3, padding=1)
+    ours_x = cr.tensor(x, requires_grad=input_grad)
+    ours_grad = cr.tensor(grad)
+    contenders = {"chainrule": lambda: ours(ours_x).backward(ours_grad)}
+    if torch is not None:
+        theirs = torch.nn.Conv2d(in_channels, out_channels, 3, padding=1)
+        theirs_x = torch.tensor(x, requires_grad=input_grad)
+        theirs_grad = torch.tensor(grad)
+        contenders["pytorch"] = lambda: theirs(theirs_x).backward(theirs_grad)
+    return contenders
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--repeat", type=int, default=3)
+    args = parser.parse_args()
+
+    rng = np.random.default_rng(0)
+    cr.manual_seed(0)
+    images = rng.random((BATCH, 1, 28, 28), dtype=np.float32)
+    labels = rng.integers(0, 10, BATCH)
+
+    rows = []
+    model = chainrule_cnn()
+    steps = {"chainrule": chainrule_step(model, cr.tensor(images), cr.tensor(labels))}
+    if torch is not None:
+        torch.manual_seed(0)
+        steps["pytorch"] = torch_step(torch_cnn(), torch.tensor(images), torch.tensor(labels))
+    rows.append(("CNN training step (batch 64)", alternate(steps, args.rounds, args.repeat)))
+    for name, (cin, cout, size, input_grad) in {
+        "conv 1→32, 28×28, fwd+bwd (no input grad)": (1, 32, 28, False),
+        "conv 32→64, 14×14, fwd+bwd": (32, 64, 14, True),
+    }.items():
+        contenders = conv_contenders(cin, cout, size, input_grad, rng)
+        rows.append((name, alternate(contenders, args.rounds, args.repeat)))
+
+    threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ""
+    print(f"numpy {np.__version__}{threads}; medians of {args.rounds} alternating rounds\n")
+    print("| benchmark | chainrule ms | PyTorch ms | ratio |")
+    print("|---|---:|---:|---:|")
+    for name, times in rows:
+        ours = times["chainrule"] * 1e3
+        if "pytorch" in times:
+            theirs = times["pytorch"] * 1e3
+            print(f"| {name} | {ours:.2f} | {theirs:.2f} | {ours / theirs:.2f}× |")
+        else:
+            print(f"| {name} | {ours:.2f} | – | – |")
+
+
+if __name__ == "__main__":
+    main()
