@@ -4,6 +4,7 @@ pool of reusable scratch buffers."""
 from __future__ import annotations
 
 import sys
+import threading
 
 import numpy as np
 
@@ -75,15 +76,17 @@ class BufferPool:
     """Reusable scratch arrays, so that each training step does not page-fault fresh memory.
 
     A buffer is handed out again only when nothing but the pool refers to it (its reference count
-    says so): columns saved for backward stay busy until the graph releases them. Buffers taken
-    with ``zeroed=True`` come back filled with zeros.
+    says so): columns saved for backward stay busy until the graph releases them. At most
+    ``max_per_key`` buffers of one kind and ``max_bytes`` in all are kept; when a new kind does not
+    fit, free buffers of other kinds are dropped (batch sizes change at the end of an epoch).
     """
 
-    def __init__(self, max_per_key: int = 4, max_bytes: int = 512 << 20):
+    def __init__(self, max_per_key: int = 4, max_bytes: int = 256 << 20):
         self._buffers: dict[tuple, list[np.ndarray]] = {}
         self._max_per_key = max_per_key
         self._max_bytes = max_bytes
         self._bytes = 0
+        self._lock = threading.Lock()
 
     def take(self, shape: tuple, dtype, tag: str = "", zeros: bool = False) -> np.ndarray:
         """An array of ``shape`` and ``dtype`` that no one else holds.
@@ -93,20 +96,30 @@ class BufferPool:
         this, and put the padding in ``tag``).
         """
         key = (tag, shape, np.dtype(dtype))
-        buffers = self._buffers.setdefault(key, [])
-        for position, count in enumerate(_refcounts(buffers)):
-            if count <= _FREE:
-                return buffers[position]
-        buffer = (np.zeros if zeros else np.empty)(shape, dtype)
-        if len(buffers) < self._max_per_key and self._bytes + buffer.nbytes <= self._max_bytes:
-            buffers.append(buffer)
-            self._bytes += buffer.nbytes
-        return buffer
+        with self._lock:  # two threads must not both see the same buffer free
+            buffers = self._buffers.setdefault(key, [])
+            for position, count in enumerate(_refcounts(buffers)):
+                if count <= _FREE:
+                    return buffers[position]
+            buffer = (np.zeros if zeros else np.empty)(shape, dtype)
+            if self._bytes + buffer.nbytes > self._max_bytes:
+                self._drop_free()
+            if len(buffers) < self._max_per_key and self._bytes + buffer.nbytes <= self._max_bytes:
+                buffers.append(buffer)
+                self._bytes += buffer.nbytes
+            return buffer
+
+    def _drop_free(self) -> None:
+        for buffers in self._buffers.values():
+            kept = [b for b, count in zip(buffers, _refcounts(buffers)) if count > _FREE]
+            self._bytes -= sum(b.nbytes for b in buffers) - sum(b.nbytes for b in kept)
+            buffers[:] = kept  # in place: take() may hold this very list
 
     def clear(self) -> None:
         """Forget every buffer (memory is freed once their last users drop them)."""
-        self._buffers.clear()
-        self._bytes = 0
+        with self._lock:
+            self._buffers.clear()
+            self._bytes = 0
 
 
 def _refcounts(arrays: list) -> list[int]:

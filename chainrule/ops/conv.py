@@ -51,7 +51,7 @@ def _im2col(x: np.ndarray, kernel, g: Geometry, out_hw) -> np.ndarray:
     cols = buffers.take((c, kh * kw, n) + tuple(out_hw), x.dtype, "cols")
     for k, (rows, columns) in enumerate(window_slices(kernel, g.stride, g.dilation, out_hw)):
         cols[:, k] = padded[:, :, rows, columns]
-    return cols.reshape(c * kh * kw, -1)
+    return cols.reshape(c * kh * kw, n * out_hw[0] * out_hw[1])
 
 
 def _col2im(grad_cols: np.ndarray, x_shape, kernel, g: Geometry, out_hw) -> np.ndarray:
@@ -74,11 +74,12 @@ _FEW_ROWS = 32
 def _rows(grad_output: np.ndarray) -> np.ndarray:
     """(N, O, Ho, Wo) as (O, N·Ho·Wo); free when it is already laid out channels first."""
     channels_first = grad_output.transpose(1, 0, 2, 3)
+    shape = (channels_first.shape[0], channels_first[0].size)
     if channels_first.flags.c_contiguous:
-        return channels_first.reshape(grad_output.shape[1], -1)
+        return channels_first.reshape(shape)
     rows = buffers.take(channels_first.shape, grad_output.dtype, "rows")
     np.copyto(rows, channels_first)
-    return rows.reshape(grad_output.shape[1], -1)
+    return rows.reshape(shape)
 
 
 def _matmul(a: np.ndarray, b: np.ndarray, tag: str) -> np.ndarray:
@@ -92,7 +93,8 @@ def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.
     if groups == 1:
         return _matmul(weight.reshape(out_channels, -1), cols, "out")
     w = weight.reshape(groups, out_channels // groups, -1)
-    return _matmul(w, cols.reshape(groups, -1, cols.shape[1]), "out").reshape(out_channels, -1)
+    cols = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
+    return _matmul(w, cols, "out").reshape(out_channels, cols.shape[2])
 
 
 def _grad_weight(grad_output: np.ndarray, grad2d, cols: np.ndarray, groups: int,
@@ -101,15 +103,16 @@ def _grad_weight(grad_output: np.ndarray, grad2d, cols: np.ndarray, groups: int,
     sample straight from grad_output is faster and needs no channels-first copy."""
     n, out_channels = grad_output.shape[:2]
     if groups == 1 and (grad2d is None or cols.shape[0] <= _FEW_ROWS):
-        per_sample = grad_output.reshape(n, out_channels, -1)
-        return np.matmul(per_sample, cols.reshape(cols.shape[0], n, -1).transpose(1, 2, 0)) \
-            .sum(axis=0).reshape(w_shape)
+        positions = grad_output.shape[2] * grad_output.shape[3]
+        per_sample = grad_output.reshape(n, out_channels, positions)
+        per_sample_cols = cols.reshape(cols.shape[0], n, positions).transpose(1, 2, 0)
+        return np.matmul(per_sample, per_sample_cols).sum(axis=0).reshape(w_shape)
     if grad2d is None:
         grad2d = _rows(grad_output)
     if groups == 1:
         return (grad2d @ cols.T).reshape(w_shape)
-    g = grad2d.reshape(groups, -1, grad2d.shape[1])
-    c = cols.reshape(groups, -1, cols.shape[1])
+    g = grad2d.reshape(groups, grad2d.shape[0] // groups, grad2d.shape[1])
+    c = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
     return np.matmul(g, c.transpose(0, 2, 1)).reshape(w_shape)
 
 
@@ -118,7 +121,7 @@ def _channel_sum(grad_output: np.ndarray, grad2d) -> np.ndarray:
     if grad2d is not None:
         return grad2d @ np.ones(grad2d.shape[1], grad2d.dtype)
     n, channels = grad_output.shape[:2]
-    per_sample = grad_output.reshape(n, channels, -1)
+    per_sample = grad_output.reshape(n, channels, grad_output.shape[2] * grad_output.shape[3])
     return (per_sample @ np.ones(per_sample.shape[2], grad_output.dtype)).sum(axis=0)
 
 
@@ -127,8 +130,8 @@ def _grad_cols(weight: np.ndarray, grad2d: np.ndarray, groups: int) -> np.ndarra
     if groups == 1:
         return _matmul(weight.reshape(out_channels, -1).T, grad2d, "grad_cols")
     w = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-    g = grad2d.reshape(groups, -1, grad2d.shape[1])
-    return _matmul(w, g, "grad_cols").reshape(-1, grad2d.shape[1])
+    g = grad2d.reshape(groups, grad2d.shape[0] // groups, grad2d.shape[1])
+    return _matmul(w, g, "grad_cols").reshape(groups * w.shape[1], grad2d.shape[1])
 
 
 # ---------------------------------------------------------------------------- Functions
@@ -178,7 +181,7 @@ class ConvolutionInputGrad(Function):
     """
 
     def forward(self, grad_output, weight, x_shape=None, geometry=None, grad2d=None):
-        self.geometry, self.x_shape = geometry, x_shape
+        self.geometry = geometry
         if grad2d is None:
             grad2d = _rows(grad_output)
         grad_cols = _grad_cols(weight, grad2d, geometry.groups)

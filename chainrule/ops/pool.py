@@ -225,7 +225,7 @@ def _spec(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode,
         limit = k // 2
         if p > limit:
             raise ValueError(
-                f"{op}: padding should be at most half of the (effective) kernel size, got "
+                f"{op}: padding should be at most half of the kernel size, got "
                 f"padding={padding} for kernel_size={kernel_size}"
             )
     n, c, h, w = x.shape

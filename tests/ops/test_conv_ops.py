@@ -279,3 +279,33 @@ def test_double_backward_matches_torch():
     tgx.sum().backward()
     for mine, reference in zip(ours, theirs):
         np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), rtol=1e-9, atol=1e-10)
+
+
+def test_empty_batch_gives_empty_output_and_zero_parameter_gradients():
+    for groups in (1, 2):
+        w, b = randn(4, 4 // groups, 3, 3, grad=True), randn(4, grad=True)
+        x = cr.tensor(np.zeros((0, 4, 6, 6)), dtype=cr.float64, requires_grad=groups == 2)
+        out = conv2d(x, w, b, padding=1, groups=groups)
+        assert out.shape == (0, 4, 6, 6)
+        out.sum().backward()
+        np.testing.assert_array_equal(w.grad.data, np.zeros(w.shape))
+        np.testing.assert_array_equal(b.grad.data, np.zeros(4))
+
+
+def test_buffer_pool_reuses_only_free_buffers_and_evicts_when_full():
+    from chainrule.ops._conv_util import BufferPool
+
+    pool = BufferPool(max_per_key=2, max_bytes=1000)
+    first = pool.take((100,), np.float32, "a")
+    address = first.__array_interface__["data"][0]
+    view = first[10:]
+    del first
+    second = pool.take((100,), np.float32, "a")  # the first is still seen through a view
+    assert second.__array_interface__["data"][0] != address
+    del view
+    third = pool.take((100,), np.float32, "a")  # now free again
+    assert third.__array_interface__["data"][0] == address
+    del second, third
+    kept = pool.take((100,), np.float32, "b")  # 1200 bytes asked: the free "a" ones go
+    assert pool._bytes <= 1000 and kept.shape == (100,)
+    assert sum(len(v) for v in pool._buffers.values()) == 1
