@@ -17,7 +17,8 @@ def alternate(contenders: dict[str, Callable[[], object]], rounds: int = 20, rep
     """Median seconds per call of each contender, timed in alternating rounds.
 
     Each round calls every contender ``repeat`` times in a row (after ``warmup`` untimed calls
-    each at the start) and records the mean of that round; the result is the median over rounds.
+    each at the start) and records the mean of that round; the order rotates from round to
+    round. The result is the median over rounds.
 
     Example:
         >>> times = alternate({"noop": lambda: None}, rounds=3, repeat=2, warmup=1)
@@ -28,8 +29,13 @@ def alternate(contenders: dict[str, Callable[[], object]], rounds: int = 20, rep
         for _ in range(warmup):
             fn()
     samples: dict[str, list[float]] = {name: [] for name in contenders}
-    for _ in range(rounds):
-        for name, fn in contenders.items():
+    names = list(contenders)
+    for round_index in range(rounds):
+        # Rotate who goes first, so that no contender always runs right after the same other
+        # one (a thread pool still spinning from the previous contender slows the next).
+        shift = round_index % len(names)
+        for name in names[shift:] + names[:shift]:
+            fn = contenders[name]
             start = time.perf_counter()
             for _ in range(repeat):
                 fn()

@@ -46,6 +46,7 @@ class LeakyReLU(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.LeakyReLU(0.1)(cr.tensor([-2.0, 3.0]))
         tensor([-0.2,  3. ])
     """
@@ -74,6 +75,7 @@ class PReLU(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.PReLU(3)(cr.randn(2, 3, 4)).shape
         (2, 3, 4)
     """

@@ -239,6 +239,7 @@ class Flatten(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.Flatten()(cr.zeros(2, 3, 4, 5)).shape
         (2, 60)
     """
@@ -261,6 +262,7 @@ class Unflatten(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.Unflatten(1, (3, 4))(cr.zeros(2, 12)).shape
         (2, 3, 4)
     """

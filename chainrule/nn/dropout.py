@@ -25,6 +25,7 @@ class Dropout(_DropoutNd):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> drop = cr.nn.Dropout(0.5).eval()
         >>> bool((drop(cr.ones(3)) == 1).all())
         True

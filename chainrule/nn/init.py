@@ -104,6 +104,7 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> w = cr.nn.init.uniform_(cr.empty(3, 4), -0.1, 0.1)
         >>> bool((abs(w) <= 0.1).all())
         True

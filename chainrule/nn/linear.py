@@ -38,6 +38,7 @@ class Linear(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> layer = cr.nn.Linear(20, 30)
         >>> layer(cr.randn(128, 20)).shape
         (128, 30)
@@ -81,6 +82,7 @@ class Maxout(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.Maxout(4, 3, pool_size=2)(cr.randn(5, 4)).shape
         (5, 3)
     """

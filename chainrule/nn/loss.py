@@ -32,6 +32,7 @@ class L1Loss(_Loss):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> float(cr.nn.L1Loss()(cr.tensor([0.0, 2.0]), cr.tensor([1.0, 1.0])))
         1.0
     """
@@ -98,6 +99,7 @@ class CrossEntropyLoss(_WeightedLoss):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> loss = cr.nn.CrossEntropyLoss()(cr.zeros(3, 5), cr.tensor([1, 0, 4]))
         >>> round(float(loss), 4)
         1.6094

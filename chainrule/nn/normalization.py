@@ -89,6 +89,7 @@ class BatchNorm1d(_BatchNorm):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> bn = cr.nn.BatchNorm1d(3)
         >>> _ = bn(cr.randn(16, 3))
         >>> int(bn.num_batches_tracked.item())
@@ -112,6 +113,7 @@ class LayerNorm(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.LayerNorm(8)(cr.randn(4, 8)).shape
         (4, 8)
     """

@@ -21,6 +21,7 @@ class Parameter(Tensor):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> w = cr.nn.Parameter(cr.zeros(2, 3))
         >>> w.requires_grad, w.shape
         (True, (2, 3))

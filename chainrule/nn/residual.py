@@ -47,6 +47,7 @@ class ResidualMLPBlock(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.ResidualMLPBlock(16)(cr.randn(2, 16)).shape
         (2, 16)
     """
@@ -75,6 +76,7 @@ class BasicBlock(Module):
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.BasicBlock(3, 8, stride=2)(cr.randn(2, 3, 8, 8)).shape
         (2, 8, 4, 4)
     """

@@ -42,6 +42,7 @@ def clip_grad_norm_(parameters, max_norm: float, norm_type: float = 2.0,
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> w = cr.nn.Parameter(cr.zeros(2)); w.grad = cr.tensor([3.0, 4.0])
         >>> float(cr.nn.utils.clip_grad_norm_([w], 1.0)), round(float(w.grad.norm()), 4)
         (5.0, 1.0)
@@ -89,6 +90,7 @@ def parameters_to_vector(parameters) -> Tensor:
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> cr.nn.utils.parameters_to_vector(cr.nn.Linear(3, 2).parameters()).shape
         (8,)
     """
@@ -137,6 +139,7 @@ def l1_penalty(model_or_params, weight: float = 1.0, only_weights: bool = False)
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> layer = cr.nn.Linear(2, 1)
         >>> penalty = cr.nn.utils.l1_penalty(layer, 1e-3, only_weights=True)
         >>> penalty.shape

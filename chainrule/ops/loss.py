@@ -7,12 +7,14 @@ distribution q: stable, cheap, and written with chainrule ops so second order wo
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 
 from chainrule.autograd import grad_mode
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, exp_nonpositive
-from chainrule.ops.elementwise import abs as absolute, clip, where
+from chainrule.ops.elementwise import abs as absolute, clip, log, where
 from chainrule.ops.nn_ops import Softmax, log_softmax, softplus
 from chainrule.ops.reduce import mean as reduce_mean, sum as reduce_sum
 from chainrule.ops.shape import reshape
@@ -61,6 +63,7 @@ def l1_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> float(cr.nn.functional.l1_loss(cr.tensor([1.0, 3.0]), cr.tensor([2.0, 1.0])))
         1.5
     """
@@ -74,6 +77,7 @@ def mse_loss(input: Tensor, target: Tensor, reduction: str = "mean") -> Tensor:
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> float(cr.nn.functional.mse_loss(cr.tensor([1.0, 3.0]), cr.tensor([2.0, 1.0])))
         2.5
     """
@@ -135,8 +139,13 @@ class BinaryCrossEntropy(Function):
         if self.next[0] is not None:
             grad_p = grad_output * (p - y) / clip(p * (1.0 - p), 1e-12)
         if self.next[1] is not None:
-            log_p, log_q = self.saved
-            grad_y = grad_output * Tensor._make((log_q - log_p).astype(p.dtype, copy=False))
+            if grad_mode.is_grad_enabled():  # recorded: the clamped logs as ops of p
+                floor = math.exp(-100.0)
+                log_ratio = log(clip(1.0 - p, floor)) - log(clip(p, floor))
+            else:
+                log_p, log_q = self.saved
+                log_ratio = Tensor._make((log_q - log_p).astype(p.dtype, copy=False))
+            grad_y = grad_output * log_ratio
         return grad_p, grad_y
 
 
@@ -150,6 +159,7 @@ def binary_cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = 
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> F = cr.nn.functional
         >>> float(F.binary_cross_entropy(cr.tensor([0.0, 1.0]), cr.tensor([1.0, 1.0])))
         50.0
@@ -191,6 +201,7 @@ def binary_cross_entropy_with_logits(input: Tensor, target: Tensor, weight: Tens
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> F = cr.nn.functional
         >>> float(F.binary_cross_entropy_with_logits(cr.tensor([1000.0]), cr.tensor([0.0])))
         1000.0
@@ -259,7 +270,12 @@ def _class_targets(input: Tensor, target, weight, op: str, allow_probabilities: 
 
 
 def _index_weights(target: np.ndarray, classes: int, weight, ignore_index: int, dtype, op: str):
-    """(safe targets, per-element weight w[y] (0 where ignored), valid mask)."""
+    """(safe targets, per-element weight w[y] (0 where ignored), valid mask); the last two are
+    None when every target is valid and there are no class weights (all weights 1)."""
+    lowest, highest = (int(target.min()), int(target.max())) if target.size else (0, 0)
+    if weight is None and 0 <= lowest and highest < classes and not (
+            lowest <= ignore_index <= highest):
+        return target, None, None  # the fast, common case: all valid, unweighted
     valid = target != ignore_index
     if target.size:
         bad = valid & ((target < 0) | (target >= classes))
@@ -276,6 +292,13 @@ def _index_weights(target: np.ndarray, classes: int, weight, ignore_index: int, 
     else:
         per_element = weight[safe] * valid
     return safe, per_element, valid
+
+
+def _dense_weights(safe: np.ndarray, w_n, valid, dtype):
+    """``_index_weights``' result with the all-ones case written out."""
+    if w_n is None:
+        return safe, np.ones(safe.shape, dtype=dtype), np.ones(safe.shape, dtype=bool)
+    return safe, w_n, valid
 
 
 def _scale(grad_output: Tensor, reduction: str, denominator: float, ndim: int) -> Tensor:
@@ -312,10 +335,16 @@ class CrossEntropy(Function):
         if is_index:
             safe, w_n, valid = _index_weights(target, classes, weight, ignore_index, x.dtype,
                                               "cross_entropy")
-            picked = np.take_along_axis(log_p, safe[:, None], axis=1)[:, 0]
-            loss = -(picked * w_n)
-            denominator = float(w_n.sum())
+            if x.ndim == 2:
+                picked = log_p[np.arange(x.shape[0]), safe]
+            else:
+                picked = np.take_along_axis(log_p, safe[:, None], axis=1)[:, 0]
+            if w_n is None:  # every target counts, with weight 1
+                loss, denominator = -picked, float(picked.size)
+            else:
+                loss, denominator = -(picked * w_n), float(w_n.sum())
             if smoothing:
+                safe, w_n, valid = _dense_weights(safe, w_n, valid, x.dtype)
                 w_c = 1.0 if weight is None else weight.reshape((1, classes) + (1,) * (x.ndim - 2))
                 smooth = -(log_p * w_c).sum(axis=1) * valid
                 loss = loss * (1.0 - smoothing) + smooth * (smoothing / classes)
@@ -335,19 +364,21 @@ class CrossEntropy(Function):
         probs, log_p, q, denominator, weight, smoothing, reduction, is_index = self.saved
         x, target = self.inputs
         classes = x.shape[1]
+        recording = grad_mode.is_grad_enabled()
+        if not recording and is_index and x.ndim == 2 and not smoothing:
+            # The common case, on arrays: (p - onehot)·w_n·g/N.
+            safe, w_n, _ = q
+            difference = probs.copy() if w_n is None else probs * w_n[:, None]
+            difference[np.arange(x.shape[0]), safe] -= 1.0 if w_n is None else w_n
+            factor = grad_output.data
+            if reduction == "mean":
+                factor = factor * (1.0 / denominator if denominator else np.nan)
+            difference *= factor if reduction != "none" else factor.reshape(-1, 1)
+            return Tensor._make(difference), None
         scale = _scale(grad_output, reduction, denominator, x.ndim)
         weight_b = None if weight is None else weight.reshape((1, classes) + (1,) * (x.ndim - 2))
-        recording = grad_mode.is_grad_enabled()
         grad_x = grad_target = None
         if self.next[0] is not None:
-            if not recording and is_index and x.ndim == 2 and not smoothing:
-                # The common case, in place: (p - onehot)·w_n.
-                safe, w_n, valid = q
-                rows = np.arange(x.shape[0])
-                difference = probs.copy() if weight is None and valid.all() else (
-                    probs * w_n[:, None])
-                difference[rows, safe] -= w_n
-                return Tensor._make(difference) * scale, None
             if is_index:
                 q_array, q_sum_array = _dense_index_target(q, x.shape, weight_b, smoothing,
                                                            x.dtype)
@@ -376,7 +407,7 @@ class CrossEntropy(Function):
 
 def _dense_index_target(q, shape, weight_b, smoothing, dtype):
     """The target distribution q (N, C, ...) of index targets and its sum over classes."""
-    safe, w_n, valid = q
+    safe, w_n, valid = _dense_weights(*q, dtype)
     classes = shape[1]
     dense = np.zeros(shape, dtype=dtype)
     np.put_along_axis(dense, safe[:, None], (w_n * (1.0 - smoothing))[:, None].astype(dtype),
@@ -413,6 +444,7 @@ def cross_entropy(input: Tensor, target: Tensor, weight: Tensor | None = None,
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> F = cr.nn.functional
         >>> round(float(F.cross_entropy(cr.zeros(2, 4), cr.tensor([0, 3]))), 4)
         1.3863
@@ -435,8 +467,8 @@ class NLLLoss(Function):
     """loss_n = -w_{y_n}·x_{n, y_n};  dx = -w_{y_n} at y_n (times g/N), 0 elsewhere."""
 
     def forward(self, x, target, weight=None, ignore_index=-100, reduction="mean"):
-        safe, w_n, _ = _index_weights(target, x.shape[1], weight, ignore_index, x.dtype,
-                                      "nll_loss")
+        safe, w_n, _ = _dense_weights(*_index_weights(target, x.shape[1], weight, ignore_index,
+                                                      x.dtype, "nll_loss"), x.dtype)
         picked = np.take_along_axis(x, safe[:, None], axis=1)[:, 0]
         denominator = float(w_n.sum())
         self.saved = (safe, w_n, denominator, reduction)

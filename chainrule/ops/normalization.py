@@ -106,6 +106,7 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> y = cr.nn.functional.batch_norm(cr.randn(8, 3), None, None, training=True)
         >>> bool(abs(y.mean(0)).max() < 1e-5)
         True
@@ -166,6 +167,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
 
     Example:
         >>> import chainrule as cr
+        >>> import chainrule.nn
         >>> y = cr.nn.functional.layer_norm(cr.randn(2, 5), (5,))
         >>> bool(abs(y.mean(1)).max() < 1e-5)
         True
