@@ -56,6 +56,11 @@ def window_slices(kernel: tuple[int, int], stride: tuple[int, int], dilation: tu
     ]
 
 
+def lift(array: np.ndarray) -> np.ndarray:
+    """A 1-d op's (N, C, L) array as (N, C, 1, L): the 1-d ops are 2-d ones with height 1."""
+    return array if array.ndim == 4 else array[:, :, None, :]
+
+
 def check_input(x: Tensor, op: str, spatial: int) -> bool:
     """Raise unless ``x`` is a floating tensor (N, C, *spatial) or unbatched (C, *spatial);
     return whether it is batched."""

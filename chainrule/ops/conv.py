@@ -17,7 +17,9 @@ from collections import namedtuple
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._conv_util import buffers, check_input, output_size, pair, single, window_slices
+from chainrule.ops._conv_util import (
+    buffers, check_input, lift as _lift, output_size, pair, single, window_slices,
+)
 from chainrule.ops._util import as_tensor
 from chainrule.ops.shape import expand, reshape, squeeze, unsqueeze
 from chainrule.tensor import Tensor
@@ -29,6 +31,10 @@ Geometry.__doc__ = "A 2-D convolution's options: stride and dilation pairs, padd
 
 
 # ---------------------------------------------------------------------------- array kernels
+def _shape4(shape: tuple) -> tuple:
+    return tuple(shape) if len(shape) == 4 else (shape[0], shape[1], 1, shape[2])
+
+
 def _out_hw(in_hw, kernel, g: Geometry) -> tuple[int, int]:
     pt, pb, pl, pr = g.padding
     return (output_size(in_hw[0], kernel[0], g.stride[0], pt, pb, g.dilation[0]),
@@ -142,6 +148,8 @@ class Convolution(Function):
     """
 
     def forward(self, x, weight, *bias, geometry=None):
+        one_d = x.ndim == 3
+        x, weight = _lift(x), _lift(weight)
         kernel = weight.shape[2:]
         out_hw = _out_hw(x.shape[2:], kernel, geometry)
         cols = _im2col(x, kernel, geometry, out_hw)
@@ -151,7 +159,8 @@ class Convolution(Function):
         self.geometry = geometry
         if self.recording:
             self.saved = cols
-        return out.reshape((weight.shape[0], x.shape[0]) + out_hw).transpose(1, 0, 2, 3)
+        out = out.reshape((weight.shape[0], x.shape[0]) + out_hw).transpose(1, 0, 2, 3)
+        return out[:, :, 0] if one_d else out
 
     def backward(self, grad_output):
         x, weight = self.inputs[0], self.inputs[1]
@@ -160,8 +169,8 @@ class Convolution(Function):
         # (no input gradient) with few column rows does without it.
         grad2d = None
         if self.next[0] is not None or self.saved.shape[0] > _FEW_ROWS or g.groups > 1 or \
-                grad_output.data.transpose(1, 0, 2, 3).flags.c_contiguous:
-            grad2d = _rows(grad_output.data)
+                _lift(grad_output.data).transpose(1, 0, 2, 3).flags.c_contiguous:
+            grad2d = _rows(_lift(grad_output.data))
         grad_x = grad_w = grad_b = None
         if self.next[0] is not None:
             grad_x = ConvolutionInputGrad.apply(grad_output, weight, x_shape=x.shape, geometry=g,
@@ -182,10 +191,13 @@ class ConvolutionInputGrad(Function):
 
     def forward(self, grad_output, weight, x_shape=None, geometry=None, grad2d=None):
         self.geometry = geometry
+        grad_output, weight = _lift(grad_output), _lift(weight)
         if grad2d is None:
             grad2d = _rows(grad_output)
         grad_cols = _grad_cols(weight, grad2d, geometry.groups)
-        return _col2im(grad_cols, x_shape, weight.shape[2:], geometry, grad_output.shape[2:])
+        grad = _col2im(grad_cols, _shape4(x_shape), weight.shape[2:], geometry,
+                       grad_output.shape[2:])
+        return grad.reshape(x_shape)
 
     def backward(self, grad):
         grad_output, weight = self.inputs
@@ -206,9 +218,9 @@ class ConvolutionWeightGrad(Function):
 
     def forward(self, x, grad_output, w_shape=None, geometry=None, cols=None, grad2d=None):
         self.geometry = geometry
-        kernel = w_shape[2:]
+        x, grad_output = _lift(x), _lift(grad_output)
         if cols is None:
-            cols = _im2col(x, kernel, geometry, grad_output.shape[2:])
+            cols = _im2col(x, _shape4(w_shape)[2:], geometry, grad_output.shape[2:])
         return _grad_weight(grad_output, grad2d, cols, geometry.groups, w_shape)
 
     def backward(self, grad):
@@ -230,11 +242,11 @@ class ChannelSum(Function):
 
     def forward(self, x, grad2d=None):
         self.saved = x.shape
-        return _channel_sum(x, grad2d)
+        return _channel_sum(_lift(x), grad2d)
 
     def backward(self, grad):
         shape = self.saved
-        return expand(reshape(grad, (1, shape[1], 1, 1)), shape)
+        return expand(reshape(grad, (1, shape[1]) + (1,) * (len(shape) - 2)), shape)
 
 
 # ---------------------------------------------------------------------------- arguments
@@ -371,10 +383,8 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     if not batched:
         x = unsqueeze(x, 0)
     geometry = _geometry("conv1d", x, weight, bias, stride, padding, dilation, groups, 1)
-    x4 = unsqueeze(x, 2)
-    weight4 = unsqueeze(weight, 2)
-    tensors = (x4, weight4) if bias is None else (x4, weight4, bias)
-    out = squeeze(Convolution.apply(*tensors, geometry=geometry), 2)
+    tensors = (x, weight) if bias is None else (x, weight, bias)
+    out = Convolution.apply(*tensors, geometry=geometry)  # height-1 conv2d inside
     return out if batched else squeeze(out, 0)
 
 

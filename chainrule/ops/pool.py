@@ -13,7 +13,7 @@ from collections import namedtuple
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._conv_util import check_input, pair, single, window_slices
+from chainrule.ops._conv_util import check_input, lift, pair, single, window_slices
 from chainrule.ops._util import as_tensor
 from chainrule.ops.shape import squeeze, unsqueeze
 from chainrule.tensor import Tensor
@@ -48,6 +48,11 @@ def _pad(x: np.ndarray, spec: PoolSpec, value: float) -> np.ndarray:
     padded.fill(value)
     padded[:, :, pt:pt + h, pl:pl + w] = x
     return padded
+
+
+def _like(out: np.ndarray, reference: np.ndarray) -> np.ndarray:
+    """``out`` back to 3-D when the op was called on (N, C, L) arrays."""
+    return out[:, :, 0] if reference.ndim == 3 else out
 
 
 def _channels_first(x: np.ndarray) -> bool:
@@ -93,7 +98,7 @@ class MaxPool(Function):
     needs_inputs = False
 
     def forward(self, x, spec=None):
-        padded = _pad(x, spec, -np.inf)
+        padded = _pad(lift(x), spec, -np.inf)
         slices = _slices(spec)
         out = padded[:, :, slices[0][0], slices[0][1]].copy(order="K")
         winners = None
@@ -110,7 +115,7 @@ class MaxPool(Function):
                 winners += better
             np.maximum(out, window, out=out)
         self.spec, self.saved = spec, winners
-        return out
+        return _like(out, x)
 
     def backward(self, grad_output):
         return MaxPoolScatter.apply(grad_output, winners=self.saved, spec=self.spec)
@@ -126,7 +131,7 @@ class MaxPoolScatter(Function):
 
     def forward(self, grad_output, winners=None, spec=None):
         self.spec, self.saved = spec, winners
-        return _scatter(grad_output, lambda k: winners == k, spec)
+        return _like(_scatter(lift(grad_output), lambda k: winners == k, spec), grad_output)
 
     def backward(self, grad):
         return MaxPoolGather.apply(grad, winners=self.saved, spec=self.spec)
@@ -139,11 +144,11 @@ class MaxPoolGather(Function):
 
     def forward(self, grad, winners=None, spec=None):
         self.spec, self.saved = spec, winners
-        padded = _pad(grad, spec, 0.0)
+        padded = _pad(lift(grad), spec, 0.0)
         out = np.zeros_like(winners, dtype=grad.dtype)
         for k, (rows, columns) in enumerate(_slices(spec)):
             out += padded[:, :, rows, columns] * (winners == k)
-        return out
+        return _like(out, grad)
 
     def backward(self, grad_output):
         return MaxPoolScatter.apply(grad_output, winners=self.saved, spec=self.spec)
@@ -158,7 +163,7 @@ class AvgPool(Function):
 
     def forward(self, x, spec=None):
         self.saved = spec
-        padded = _pad(x, spec, 0.0)
+        padded = _pad(lift(x), spec, 0.0)
         slices = _slices(spec)
         out = padded[:, :, slices[0][0], slices[0][1]].copy(order="K")
         for rows, columns in slices[1:]:
@@ -167,7 +172,7 @@ class AvgPool(Function):
             out /= spec.divisor.astype(x.dtype)
         else:
             out *= 1.0 / spec.divisor
-        return out
+        return _like(out, x)
 
     def backward(self, grad_output):
         return AvgPoolTranspose.apply(grad_output, spec=self.saved)
@@ -182,10 +187,10 @@ class AvgPoolTranspose(Function):
     def forward(self, grad_output, spec=None):
         self.saved = spec
         if isinstance(spec.divisor, np.ndarray):
-            share = grad_output / spec.divisor.astype(grad_output.dtype)
+            share = lift(grad_output) / spec.divisor.astype(grad_output.dtype)
         else:
-            share = grad_output * (1.0 / spec.divisor)
-        return _scatter(share, None, spec)
+            share = lift(grad_output) * (1.0 / spec.divisor)
+        return _like(_scatter(share, None, spec), grad_output)
 
     def backward(self, grad):
         return AvgPool.apply(grad, spec=self.saved)
@@ -206,7 +211,7 @@ def _ceil_out(size: int, kernel: int, stride: int, pad: int, dilation: int, ceil
     return out
 
 
-def _spec(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode, spatial: int,
+def _spec(op: str, x: np.ndarray, kernel_size, stride, padding, dilation, ceil_mode, spatial: int,
           average: bool = False, count_include_pad: bool = True, divisor_override=None):
     """Normalize pooling arguments to a 2-D PoolSpec (1-d ops get a height-1 kernel)."""
     if spatial == 1:
@@ -241,8 +246,7 @@ def _spec(op: str, x: Tensor, kernel_size, stride, padding, dilation, ceil_mode,
     extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
              for o, s, d, k, size, p in zip(out_hw, stride, dil, kernel, (h, w), pad)]
     padding4 = (pad[0], pad[0] + extra[0], pad[1], pad[1] + extra[1])
-    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1,
-                    _channels_first(x.data))
+    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1, _channels_first(x))
     if average:
         spec = spec._replace(divisor=_divisor(spec, pad, count_include_pad, divisor_override))
     return spec
@@ -271,11 +275,8 @@ def _pool(function, op: str, x, spatial: int, **options) -> Tensor:
     batched = check_input(x, op, spatial)
     if not batched:
         x = unsqueeze(x, 0)
-    x4 = unsqueeze(x, 2) if spatial == 1 else x
-    spec = _spec(op, x4, spatial=spatial, **options)
-    out = function.apply(x4, spec=spec)
-    if spatial == 1:
-        out = squeeze(out, 2)
+    spec = _spec(op, lift(x.data), spatial=spatial, **options)
+    out = function.apply(x, spec=spec)  # 1-d: a height-1 2-d pooling inside
     return out if batched else squeeze(out, 0)
 
 
