@@ -2,9 +2,10 @@
 
 Side by side in one process: a hand-written raw NumPy step with the same math (forward,
 softmax-cross-entropy, backward, SGD with momentum), the chainrule step (``nn.Sequential`` of
-``Linear``/``ReLU``, ``F.cross_entropy``, momentum SGD written by hand on the parameters), and
-PyTorch (CPU) when installed. Contenders alternate in rounds; medians are reported
-(PERFORMANCE.md explains why). Targets: chainrule within 1.15x of NumPy, no slower than PyTorch.
+``Linear``/``ReLU`` and ``F.cross_entropy``; the momentum update is written by hand on the
+parameters' arrays, as ``chainrule.optim.SGD`` does it), and PyTorch (CPU) when installed.
+Contenders alternate in rounds; medians are reported (PERFORMANCE.md explains why).
+Targets: chainrule within 1.15x of NumPy, and no slower than PyTorch.
 
 Run: python benchmarks/bench_mlp.py [--rounds 30] [--repeat 5]
 """
@@ -46,17 +47,17 @@ def chainrule_contender(x_np, y_np):
                           nn.Linear(SIZES[1], SIZES[2]), nn.ReLU(),
                           nn.Linear(SIZES[2], SIZES[3]))
     params = list(model.parameters())
-    buffers = [cr.zeros_like(p) for p in params]
+    buffers = [np.zeros_like(p.data) for p in params]
     x, y = cr.tensor(x_np), cr.tensor(y_np)
 
     def step():
         model.zero_grad()
         loss = F.cross_entropy(model(x), y)
         loss.backward()
-        with cr.no_grad():
-            for p, buf in zip(params, buffers):
-                buf.mul_(MOMENTUM).add_(p.grad)
-                p.sub_(buf, alpha=LR)
+        for p, buf in zip(params, buffers):  # on the arrays, as chainrule.optim.SGD does
+            buf *= MOMENTUM
+            buf += p.grad.data
+            p.data -= LR * buf
         return loss
 
     initial = [p.data.copy() for p in params]

@@ -38,32 +38,28 @@ class Normalize(Function):
         xhat *= invstd
         self.saved = (xhat if self.recording else None, invstd, mean, axes, param_axes,
                       param_shape, batch_stats, eps, has_weight)
-        out = xhat
+        out = xhat if not (self.recording and not has_weight) else xhat.copy()
         if has_weight:
             out = out * params[0].reshape(param_shape)
         if has_bias:
             bias = params[1 if has_weight else 0].reshape(param_shape)
-            if out is xhat:
-                out = out + bias
-            else:
-                out += bias
+            out += bias
         return out
 
     def backward(self, grad_output):
+        if not grad_mode._GradMode.enabled:
+            return self._backward_arrays(grad_output.data)
         xhat, invstd, mean, axes, param_axes, param_shape, batch_stats, eps, has_weight = self.saved
         x = self.inputs[0]
         weight = self.inputs[1] if has_weight else None
-        if grad_mode.is_grad_enabled():
-            # Recording the backward (double backward): the statistics as ops of x.
-            if batch_stats:
-                centered = x - reduce_mean(x, axes, keepdim=True)
-                invstd_t = (reduce_mean(centered * centered, axes, keepdim=True) + eps) ** -0.5
-            else:
-                centered = x - Tensor._make(mean)
-                invstd_t = Tensor._make(invstd)
-            xhat_t = centered * invstd_t
+        # Recording the backward (double backward): the statistics as ops of x.
+        if batch_stats:
+            centered = x - reduce_mean(x, axes, keepdim=True)
+            invstd_t = (reduce_mean(centered * centered, axes, keepdim=True) + eps) ** -0.5
         else:
-            xhat_t, invstd_t = Tensor._make(xhat), Tensor._make(invstd)
+            centered = x - Tensor._make(mean)
+            invstd_t = Tensor._make(invstd)
+        xhat_t = centered * invstd_t
         grads = [None]
         if self.next[0] is not None:
             dxhat = grad_output * reshape(weight, param_shape) if has_weight else grad_output
@@ -80,6 +76,48 @@ class Normalize(Function):
             bias = self.inputs[position]
             grads.append(None if self.next[position] is None else
                          reshape(reduce_sum(grad_output, param_axes), bias.shape))
+        return tuple(grads)
+
+    def _backward_arrays(self, grad):
+        # The same closed form on arrays, with the fewest passes over memory: when no graph of
+        # the backward is recorded, this keeps batch norm a small part of a CNN step.
+        xhat, invstd, _, axes, param_axes, param_shape, batch_stats, _, has_weight = self.saved
+        weight = self.inputs[1].data.reshape(param_shape) if has_weight else None
+        bias_position = 2 if has_weight else 1
+        need_x = self.next[0] is not None
+        need_weight = has_weight and self.next[1] is not None
+        need_bias = bias_position < len(self.next) and self.next[bias_position] is not None
+        grads = [None] * len(self.next)
+        grad_xhat = None
+        if need_weight or (need_x and batch_stats):
+            grad_xhat = grad * xhat
+        if need_weight:
+            grads[1] = Tensor._make(grad_xhat.sum(axis=param_axes).reshape(self.inputs[1].shape))
+        if need_bias:
+            bias = self.inputs[bias_position]
+            grads[bias_position] = Tensor._make(grad.sum(axis=param_axes).reshape(bias.shape))
+        if need_x:
+            scale = invstd if weight is None else invstd * weight
+            if batch_stats:
+                if axes == param_axes or weight is None:
+                    # BatchNorm: γ is constant over the reduced axes, so mean(g·γ) = γ·mean(g).
+                    mean_grad = grad.mean(axis=axes, keepdims=True)
+                    mean_grad_xhat = grad_xhat.mean(axis=axes, keepdims=True)
+                    grad_x = xhat * mean_grad_xhat
+                    np.subtract(grad, grad_x, out=grad_x)
+                    grad_x -= mean_grad
+                    grad_x *= scale
+                else:
+                    grad_xhat_weighted = grad * weight
+                    mean_grad = grad_xhat_weighted.mean(axis=axes, keepdims=True)
+                    grad_xhat *= weight
+                    grad_x = xhat * grad_xhat.mean(axis=axes, keepdims=True)
+                    np.subtract(grad_xhat_weighted, grad_x, out=grad_x)
+                    grad_x -= mean_grad
+                    grad_x *= invstd
+            else:
+                grad_x = grad * scale
+            grads[0] = Tensor._make(grad_x)
         return tuple(grads)
 
 
