@@ -33,8 +33,9 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            self.register_buffer("running_mean", Tensor._make(backend.zeros((num_features,), dtype)))
-            self.register_buffer("running_var", Tensor._make(backend.ones((num_features,), dtype)))
+            zeros, ones = backend.zeros((num_features,), dtype), backend.ones((num_features,), dtype)
+            self.register_buffer("running_mean", Tensor._make(zeros))
+            self.register_buffer("running_var", Tensor._make(ones))
             self.register_buffer("num_batches_tracked",
                                  Tensor._make(np.zeros((), dtype=backend.int64)))
         else:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import math
-from typing import Iterable
-
 import numpy as np
 
 from chainrule.ops.elementwise import abs as absolute

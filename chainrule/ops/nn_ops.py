@@ -91,10 +91,11 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
     """
     input, weight = as_tensor(input), as_tensor(weight)
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        features = weight.shape[1] if weight.ndim == 2 else "in_features"
         raise ValueError(
             f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
-            f"{tuple(weight.shape)}; expected input (*, {weight.shape[1] if weight.ndim == 2 else 'in'})"
-            " and weight (out_features, in_features)"
+            f"{tuple(weight.shape)}; expected input (*, {features}) and weight "
+            "(out_features, in_features)"
         )
     if input.dtype != weight.dtype:
         raise TypeError(

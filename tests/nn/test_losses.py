@@ -194,7 +194,8 @@ CASES += [
          lambda: nn.BCEWithLogitsLoss(cr.tensor([1.0, 0.5, 2.0], dtype=cr.float64),
                                       pos_weight=cr.tensor([3.0, 1.0, 0.5], dtype=cr.float64)),
          "binary_cross_entropy_with_logits", target_grad=True),
-    Case("smooth_l1_beta0", F.smooth_l1_loss, lambda x, y, beta: np_l1(x, y), normal(3, 4), normal(3, 4), {"beta": 0.0},
+    Case("smooth_l1_beta0", F.smooth_l1_loss, lambda x, y, beta: np_l1(x, y), normal(3, 4),
+         normal(3, 4), {"beta": 0.0},
          lambda: nn.SmoothL1Loss(beta=0.0), "smooth_l1_loss"),
 ]
 IDS = [c.name for c in CASES]

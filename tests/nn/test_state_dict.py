@@ -22,7 +22,8 @@ def test_state_dict_holds_copies_of_parameters_and_buffers_in_pytorch_order():
         "0.weight", "0.bias", "1.weight", "1.bias", "1.running_mean", "1.running_var",
         "1.num_batches_tracked", "4.weight", "4.bias", "5.weight", "5.bias", "6.weight"]
     assert all(isinstance(v, np.ndarray) for v in state.values())
-    assert state["1.num_batches_tracked"].dtype == np.int64 and state["1.num_batches_tracked"].shape == ()
+    tracked = state["1.num_batches_tracked"]
+    assert tracked.dtype == np.int64 and tracked.shape == ()
     state["0.weight"][...] = 0
     assert model[0].weight.data.any()  # a copy, not a view
 
