@@ -7,13 +7,15 @@ parameters' arrays, as ``chainrule.optim.SGD`` does it), and PyTorch (CPU) when 
 Contenders alternate in rounds; medians are reported (PERFORMANCE.md explains why).
 Targets: chainrule within 1.15x of NumPy, and no slower than PyTorch.
 
-Run: python benchmarks/bench_mlp.py [--rounds 30] [--repeat 5]
+Run: python benchmarks/bench_mlp.py [--rounds 30] [--repeat 5] [--malloc default|tuned]
 """
 
 from __future__ import annotations
 
 import argparse
+import ctypes
 import os
+import resource
 import sys
 
 import numpy as np
@@ -137,11 +139,31 @@ def check_same_math(x, y) -> None:
             raise AssertionError(f"chainrule loss {a} differs from NumPy loss {b}")
 
 
+def tune_malloc() -> None:
+    """Raise glibc's mmap and trim thresholds, so large temporaries are reused from the heap
+    instead of being fresh mmaps that page-fault on every step (applies to every contender)."""
+    libc = ctypes.CDLL("libc.so.6")
+    libc.mallopt(-3, 32 * 1024 * 1024)  # M_MMAP_THRESHOLD: its maximum, 32 MiB
+    libc.mallopt(-1, 512 * 1024 * 1024)  # M_TRIM_THRESHOLD
+
+
+def page_faults_per_step(step, steps: int = 20) -> float:
+    before = resource.getrusage(resource.RUSAGE_SELF).ru_minflt
+    for _ in range(steps):
+        step()
+    return (resource.getrusage(resource.RUSAGE_SELF).ru_minflt - before) / steps
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
+    parser.add_argument("--malloc", choices=("default", "tuned"), default="default",
+                        help="'tuned' raises glibc's mmap threshold for every contender, which "
+                        "removes the page faults of fresh large temporaries")
     args = parser.parse_args()
+    if args.malloc == "tuned":
+        tune_malloc()
     x, y = make_data()
     check_same_math(x, y)
     chainrule_step, initial = chainrule_contender(x, y)
@@ -149,9 +171,11 @@ def main() -> None:
     if torch is not None:
         contenders["pytorch"] = torch_contender(x, y, initial)
     times = alternate(contenders, rounds=args.rounds, repeat=args.repeat)
-    print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, float32, SGD momentum "
-          f"(median of {args.rounds} rounds x {args.repeat} steps)\n")
+    faults = {name: page_faults_per_step(step) for name, step in contenders.items()}
+    print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, float32, SGD momentum, "
+          f"{args.malloc} malloc (median of {args.rounds} rounds x {args.repeat} steps)\n")
     print(markdown_table(times, "numpy"))
+    print("\npage faults per step: " + ", ".join(f"{k} {v:.0f}" for k, v in faults.items()))
     if "pytorch" in times:
         print(f"\nchainrule / pytorch: {times['chainrule'] / times['pytorch']:.3f}")
 
