@@ -1,0 +1,285 @@
+"""Pictures of what a network does: activations and their derivatives, losses against the error,
+gradient flow per layer and over training, and generic curves for the lab.
+
+Every function writes a PNG with matplotlib's Agg renderer (no display needed; pyplot's global
+state is not touched) and returns the path written.
+
+Example:
+    >>> from chainrule.diagnostics import plots
+    >>> path = plots.plot_activations("activations.png")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+__all__ = [
+    "new_figure", "save_figure", "activation_functions", "plot_activations", "loss_functions",
+    "plot_losses", "plot_gradient_flow", "plot_heatmap", "plot_curves", "SATURATION_TOL",
+]
+
+#: An output within this distance of a bound of sigmoid/tanh counts as saturated.
+SATURATION_TOL = 1e-2
+
+
+def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] | None = None,
+               squeeze: bool = True):
+    """A matplotlib Figure and its axes, rendered with Agg (no GUI, no pyplot state)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "chainrule's plots need matplotlib: pip install matplotlib (or pip install -e '.[all]')"
+        ) from None
+    size = size or (4.2 * cols, 3.2 * rows)
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=squeeze)
+    return fig, axes
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (folders created; the format follows the extension)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+# ---------------------------------------------------------------------------- activations
+def _functional():
+    try:
+        from chainrule.nn import functional
+        return functional
+    except ImportError:  # nn.functional not there: the ops themselves
+        from chainrule.ops import nn_ops
+        return nn_ops
+
+
+def activation_functions() -> dict[str, Callable]:
+    """Name → function on a Tensor, for the activations the library offers (PReLU with its
+    initial slope 0.25, RReLU in eval mode, i.e. its mean slope)."""
+    import chainrule as cr
+
+    F = _functional()
+    return {
+        "Sigmoid": cr.sigmoid,
+        "Tanh": cr.tanh,
+        "ReLU": cr.relu,
+        "LeakyReLU(0.1)": lambda x: F.leaky_relu(x, 0.1),
+        "PReLU(a=0.25)": lambda x: F.prelu(x, cr.tensor([0.25], dtype=x.dtype)),
+        "RReLU (eval)": lambda x: F.rrelu(x, training=False),
+        "ELU": F.elu,
+        "GELU": F.gelu,
+    }
+
+
+def _value_and_derivative(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """f(x) and f'(x) for elementwise f, the derivative by chainrule's autograd."""
+    import chainrule as cr
+
+    t = cr.tensor(x, dtype=cr.float64, requires_grad=True)
+    y = fn(t)
+    (dy,) = cr.grad(y.sum(), t)
+    return y.detach().data.copy(), dy.data.copy()
+
+
+def _saturated_ranges(name: str, x: np.ndarray, y: np.ndarray):
+    bounds = {"Sigmoid": (0.0, 1.0), "Tanh": (-1.0, 1.0)}.get(name)
+    if bounds is None:
+        return []
+    low, high = bounds
+    saturated = (y < low + SATURATION_TOL) | (y > high - SATURATION_TOL)
+    return [(x[saturated & (x < 0)].max(initial=-np.inf), x[saturated & (x > 0)].min(
+        initial=np.inf))]
+
+
+def plot_activations(path: str | Path, names: Sequence[str] | None = None,
+                     x_range: tuple[float, float] = (-6.0, 6.0)) -> Path:
+    """Each activation (solid) and its derivative (dashed, by autograd) on one panel each;
+    the saturated regions of sigmoid and tanh (output within 1e-2 of a bound) are shaded.
+
+    Args:
+        path: the PNG to write.
+        names: which of ``activation_functions()`` to draw (default: all).
+        x_range: the input interval.
+    """
+    functions = activation_functions()
+    names = list(names or functions)
+    unknown = [n for n in names if n not in functions]
+    if unknown:
+        raise ValueError(f"unknown activation(s) {unknown}; choose from {list(functions)}")
+    cols = min(4, len(names))
+    rows = -(-len(names) // cols)
+    fig, axes = new_figure(rows, cols, size=(3.4 * cols, 2.9 * rows), squeeze=False)
+    x = np.linspace(*x_range, 601)
+    for axis, name in zip(axes.flat, names):
+        y, dy = _value_and_derivative(functions[name], x)
+        axis.axhline(0, color="0.8", linewidth=0.8)
+        axis.axvline(0, color="0.8", linewidth=0.8)
+        axis.plot(x, y, color="C0", label="f(x)")
+        axis.plot(x, dy, color="C3", linestyle="--", label="f'(x)")
+        for left, right in _saturated_ranges(name, x, y):
+            axis.axvspan(x_range[0], left, color="C1", alpha=0.15, label="saturated")
+            axis.axvspan(right, x_range[1], color="C1", alpha=0.15)
+        axis.set_title(name)
+        axis.set_xlabel("input x")
+        axis.set_xlim(*x_range)
+        axis.legend(loc="upper left", fontsize=7)
+    for axis in list(axes.flat)[len(names):]:
+        axis.set_visible(False)
+    fig.suptitle("Activations f (solid) and their derivatives f' (dashed)")
+    return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------- losses
+def loss_functions() -> dict[str, Callable]:
+    """Name → loss(error) for a target of 1 (regression: prediction 1 - e; classification:
+    probability 1 - e of the right class, e in [0, 1))."""
+    import chainrule as cr
+
+    def huber(e):
+        a = e.abs()
+        return cr.where(a < 1.0, e * e * 0.5, a - 0.5)
+
+    return {
+        "MSE (e²)": lambda e: e * e,
+        "MAE (|e|)": lambda e: e.abs(),
+        "Huber (δ=1)": huber,
+        "cross-entropy (-log(1-e))": lambda e: -(1.0 - e).log(),
+    }
+
+
+def plot_losses(path: str | Path, max_error: float = 0.99) -> Path:
+    """Three panels against the error e (target 1, prediction 1 - e): the loss, |d loss /
+    d prediction| for MSE, MAE, Huber and cross-entropy, and |d loss / d logit| for MSE and
+    cross-entropy on a sigmoid output (log scales). Through a sigmoid, MSE's gradient vanishes
+    when the prediction is confidently wrong (e → 1); cross-entropy's does not."""
+    import chainrule as cr
+
+    fig, (left, middle, right) = new_figure(1, 3, size=(13.0, 3.7))
+    error = np.linspace(0.0, max_error, 400)
+    for name, fn in loss_functions().items():
+        loss, slope = _value_and_derivative(fn, error)
+        left.plot(error, loss, label=name)
+        middle.plot(error[1:], np.abs(slope[1:]), label=name)
+    # Through the logit z of a sigmoid output p = σ(z):
+    # d(σ(z) - 1)²/dz = 2(σ - 1)·σ(1 - σ) → 0 as σ → 0, while d(-log σ(z))/dz = σ - 1.
+    p = 1.0 - error
+    logit = np.log(np.clip(p, 1e-12, None) / np.clip(1 - p, 1e-12, None))
+    z = cr.tensor(logit, dtype=cr.float64, requires_grad=True)
+    (dz_mse,) = cr.grad(((cr.sigmoid(z) - 1.0) ** 2).sum(), z)
+    (dz_ce,) = cr.grad((-cr.sigmoid(z).log()).sum(), z)
+    right.plot(error[1:], np.abs(dz_mse.data[1:]), label="MSE on σ(z)")
+    right.plot(error[1:], np.abs(dz_ce.data[1:]), label="cross-entropy on σ(z)")
+    left.set(title="Loss against the error", xlabel="error e (target 1, prediction 1 - e)",
+             ylabel="loss", ylim=(0, 3))
+    middle.set(title="Gradient w.r.t. the prediction", xlabel="error e",
+               ylabel="|d loss / d prediction| (log scale)", yscale="log")
+    right.set(title="Gradient w.r.t. the logit of a sigmoid", xlabel="error e = 1 - σ(z)",
+              ylabel="|d loss / d z| (log scale)", yscale="log")
+    for axis in (left, middle, right):
+        axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------- gradient flow
+def plot_gradient_flow(report, path: str | Path) -> Path:
+    """Bars of each layer's gradient norm and mean |grad| (log scale) from a
+    ``GradientFlowReport``; the verdict is in the title."""
+    names = [lay.name for lay in report.layers]
+    norms = np.array([lay.grad_norm for lay in report.layers], dtype=float)
+    means = np.array([lay.grad_mean_abs for lay in report.layers], dtype=float)
+    fig, axis = new_figure(size=(max(5.0, 0.45 * len(names) + 2.5), 3.8))
+    positions = np.arange(len(names))
+    floor = _log_floor(np.concatenate([norms, means]))
+    axis.bar(positions - 0.2, np.maximum(norms, floor), width=0.4, label="gradient norm ‖g‖")
+    axis.bar(positions + 0.2, np.maximum(means, floor), width=0.4, label="mean |g|")
+    axis.set_yscale("log")
+    axis.set_xticks(positions, names, rotation=60 if len(names) > 6 else 0, ha="right"
+                    if len(names) > 6 else "center", fontsize=8)
+    axis.set_xlabel("layer (input → output)")
+    axis.set_ylabel("gradient (log scale)")
+    axis.set_title(f"Gradient flow: {report.verdict}")
+    axis.legend(fontsize=8)
+    return save_figure(fig, path)
+
+
+def _log_floor(values: np.ndarray) -> float:
+    positive = values[np.isfinite(values) & (values > 0)]
+    return float(positive.min() / 10) if positive.size else 1e-30
+
+
+def plot_heatmap(matrix: np.ndarray, path: str | Path, row_labels: Sequence[str],
+                 col_values: Sequence[float], title: str, xlabel: str = "step",
+                 colorbar_label: str = "log10 gradient norm", log: bool = True) -> Path:
+    """A (rows × columns) heat map, e.g. layer × step of gradient norms, log10 colour scale."""
+    matrix = np.asarray(matrix, dtype=float)
+    values = matrix
+    if log:
+        with np.errstate(divide="ignore", invalid="ignore"):
+            values = np.log10(np.where(matrix > 0, matrix, np.nan))
+    fig, axis = new_figure(size=(7.5, min(6.0, max(2.6, 0.25 * len(row_labels) + 1.6))))
+    cols = np.asarray(col_values, dtype=float)
+    image = axis.imshow(values, aspect="auto", interpolation="nearest", cmap="viridis",
+                        extent=(cols[0] - 0.5, cols[-1] + 0.5, len(row_labels) - 0.5, -0.5)
+                        if len(cols) else None)
+    every = max(1, -(-len(row_labels) // 16))  # at most ~16 labels, so they never overlap
+    shown = np.arange(0, len(row_labels), every)
+    axis.set_yticks(shown, [row_labels[i] for i in shown], fontsize=8)
+    axis.set_xlabel(xlabel)
+    axis.set_ylabel("layer (input at top)")
+    axis.set_title(title)
+    fig.colorbar(image, ax=axis, label=colorbar_label)
+    return save_figure(fig, path)
+
+
+# ---------------------------------------------------------------------------- curves
+def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None = None,
+                title: str = "", size: tuple[float, float] | None = None) -> Path:
+    """Several panels of line plots in one PNG.
+
+    Each panel is a dict: ``series`` (label → (x, y) or y), ``title``, ``xlabel``, ``ylabel``,
+    optional ``logy``/``logx`` (bools), ``styles`` (label → dict of plot keywords),
+    ``legend`` (bool, default True), ``ylim``, ``xticks``, ``vlines`` (pairs (x, label):
+    dotted markers).
+    """
+    ncols = ncols or min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = new_figure(nrows, ncols, size=size or (4.3 * ncols, 3.3 * nrows), squeeze=False)
+    for axis, panel in zip(axes.flat, panels):
+        styles = panel.get("styles", {})
+        for label, data in panel["series"].items():
+            if isinstance(data, tuple):
+                x, y = data
+            else:
+                y = data
+                x = np.arange(1, len(y) + 1)
+            axis.plot(x, y, label=label, **styles.get(label, {}))
+        if panel.get("logy"):
+            axis.set_yscale("log")
+        if panel.get("logx"):
+            axis.set_xscale("log")
+        if panel.get("ylim"):
+            axis.set_ylim(*panel["ylim"])
+        if panel.get("xticks") is not None:
+            axis.set_xticks(panel["xticks"], [f"{t:g}" for t in panel["xticks"]])
+            axis.minorticks_off()
+        for x_value, text in panel.get("vlines", ()):
+            axis.axvline(x_value, color="0.4", linestyle=":", linewidth=1)
+            axis.annotate(text, (x_value, 0.02), xycoords=("data", "axes fraction"),
+                          fontsize=7, color="0.3", ha="right", rotation=90)
+        axis.set_title(panel.get("title", ""), fontsize=10)
+        axis.set_xlabel(panel.get("xlabel", ""))
+        axis.set_ylabel(panel.get("ylabel", ""))
+        if panel.get("legend", True) and panel["series"]:
+            axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path)

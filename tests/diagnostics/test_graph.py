@@ -1,0 +1,133 @@
+import re
+import shutil
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn
+from chainrule.diagnostics import (
+    GraphvizNotFoundWarning, draw_graph, graph as graph_module, keep_grads, to_dot,
+)
+
+
+def _two_layer():
+    x = cr.tensor([[1.0, 2.0]])
+    w1 = cr.tensor([[0.5, -1.0], [2.0, 0.25]], requires_grad=True)
+    w2 = cr.tensor([[1.5], [-0.5]], requires_grad=True)
+    h = (x @ w1).sigmoid()
+    loss = (h @ w2).sum()
+    return x, w1, w2, h, loss
+
+
+def _labels(source: str) -> dict:
+    return dict(re.findall(r'(n\d+) \[label="([^"]*)"', source))
+
+
+def _ops(source: str) -> list:
+    return re.findall(r'n\d+ \[label="([^"]*)", shape=ellipse', source)
+
+
+def test_nodes_edges_and_names():
+    x, w1, w2, h, loss = _two_layer()
+    source = to_dot(loss, params={"x": x, "w1": w1, "w2": w2, "h": h})
+    labels = _labels(source)
+    assert sorted(_ops(source)) == ["MatMul", "MatMul", "Sigmoid", "Sum"]
+    names = [label.split("\\n")[0] for label in labels.values()]
+    for name in ("x", "w1", "w2", "h", "output"):
+        assert name in names
+    edges = re.findall(r"(n\d+) -> (n\d+);", source)
+    # tensors alternate with ops: 4 ops, 3 leaves + 4 tensors made by ops; each op has one
+    # outgoing edge and one per input (2 + 1 + 2 + 1)
+    assert len(labels) == 11 and len(edges) == 10
+    by_name = {v.split("\\n")[0]: k for k, v in labels.items()}
+    targets = {labels[b] for a, b in edges if a == by_name["w1"]}
+    assert targets == {"MatMul"}
+    sources = {labels[a].split("\\n")[0] for a, b in edges if b == by_name["output"]}
+    assert sources == {"Sum"}
+    assert source.startswith("digraph chainrule {") and source.rstrip().endswith("}")
+
+
+def test_values_and_gradients_with_keep_grads():
+    x, w1, w2, h, loss = _two_layer()
+    with keep_grads(loss) as kept:
+        loss.backward(retain_graph=True)
+    assert any(t is h for t in kept.tensors)
+    expected_h_grad = np.ones((1, 1)) @ w2.data.T
+    np.testing.assert_allclose(h.grad.data, expected_h_grad, rtol=1e-6)
+    source = to_dot(loss, params={"w1": w1, "h": h}, show_values=True, show_grads=True)
+    h_label = next(v for v in _labels(source).values() if v.startswith("h\\n"))
+    assert "value [[" in h_label and "grad [[1.5, -0.5]]" in h_label
+    w1_label = next(v for v in _labels(source).values() if v.startswith("w1\\n"))
+    assert "grad [[" in w1_label
+    # leaving the block stops retaining: a second backward leaves h.grad as it was
+    kept_grad = h.grad.data.copy()
+    loss.backward()
+    np.testing.assert_array_equal(h.grad.data, kept_grad)
+
+
+def test_gradients_not_kept_are_marked():
+    x, w1, w2, h, loss = _two_layer()
+    loss.backward(retain_graph=True)
+    source = to_dot(loss, show_grads=True)
+    assert "not kept (use keep_grads)" in source
+
+
+def test_big_tensors_are_summarised_and_leaves_drawn_alone():
+    t = cr.randn(10, 10, requires_grad=True)
+    source = to_dot(t * 2.0, show_values=True)
+    assert "mean " in source and "std " in source
+    leaf = to_dot(t, params={"t": t})
+    assert len(_labels(leaf)) == 1 and "t\\n10×10 float32" in leaf
+
+
+def test_max_nodes_truncates_with_a_warning():
+    x = cr.tensor([1.0], requires_grad=True)
+    y = x
+    for _ in range(50):
+        y = y * 1.01
+    with pytest.warns(UserWarning, match="max_nodes=10"):
+        source = to_dot(y, max_nodes=10)
+    assert len(_labels(source)) <= 12
+
+
+def test_draw_graph_without_dot_writes_dot_and_says_how_to_render(tmp_path, monkeypatch):
+    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
+    *_, loss = _two_layer()
+    with pytest.warns(GraphvizNotFoundWarning) as caught:
+        drawing = draw_graph(loss, tmp_path / "g.png")
+    message = str(caught[0].message)
+    assert "dot -Tpng" in message and "apt-get install graphviz" in message
+    assert str(tmp_path / "g.dot") in message
+    assert drawing.dot_path == tmp_path / "g.dot" and drawing.dot_path.exists()
+    assert drawing.image_path is None and not drawing.rendered
+    assert not (tmp_path / "g.png").exists()
+
+
+def test_draw_graph_dot_file_needs_no_graphviz(tmp_path, monkeypatch):
+    monkeypatch.setattr(graph_module.shutil, "which", lambda name: None)
+    *_, loss = _two_layer()
+    drawing = draw_graph(loss, tmp_path / "sub" / "g.dot")
+    assert drawing.dot_path.read_text() == drawing.source == str(drawing)
+
+
+@pytest.mark.skipif(shutil.which("dot") is None, reason="Graphviz's dot is not installed")
+@pytest.mark.parametrize("extension, magic", [(".png", b"\x89PNG"), (".svg", b"<?xml")])
+def test_draw_graph_renders_with_dot(tmp_path, extension, magic):
+    model = nn.Sequential(nn.Linear(3, 2), nn.Tanh(), nn.Linear(2, 1))
+    loss = model(cr.randn(4, 3)).pow(2).mean()
+    drawing = draw_graph(loss, tmp_path / f"g{extension}",
+                         params=dict(model.named_parameters()), show_values=True)
+    assert drawing.rendered
+    assert drawing.image_path.read_bytes()[:5].startswith(magic)
+    assert "0.weight" in drawing.source
+
+
+def test_errors():
+    with pytest.raises(TypeError, match="expects a chainrule Tensor"):
+        to_dot(np.zeros(3))
+    *_, loss = _two_layer()
+    with pytest.raises(ValueError, match="unsupported file type"):
+        draw_graph(loss, "graph.jpg")
+    with pytest.raises(TypeError, match="named_parameters"):
+        to_dot(loss, params={"w": np.zeros(2)})
