@@ -1,0 +1,131 @@
+"""The lab: short experiments that show, with numbers and pictures, how neural networks learn and
+why they sometimes do not.
+
+Each experiment is a module here with ``run(out, smoke=False, seed=0) -> Result``; it runs on a
+CPU in about a minute or less, prints its tables, saves its figures under ``out/NAME/`` and says
+in one paragraph what the result shows. ``run_all`` also writes ``out/index.html``, one
+self-contained page with everything.
+
+From the shell::
+
+    chainrule lab vanishing            # or: python -m chainrule.lab vanishing
+    chainrule lab all --out report/    # every experiment, then report/index.html
+
+From Python:
+    >>> from chainrule import lab
+    >>> result = lab.run("activations", out="lab", smoke=True)  # doctest: +SKIP
+    >>> result.numbers["sigmoid_max_derivative"]  # doctest: +SKIP
+    0.25
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from pathlib import Path
+from typing import Sequence
+
+from chainrule.lab._common import Result, Table
+
+__all__ = ["EXPERIMENTS", "run", "run_all", "add_arguments", "run_from_args", "Result", "Table"]
+
+#: The experiments, in the order of the chapter, with one line each.
+EXPERIMENTS: dict[str, str] = {
+    "activations": "each activation and its derivative; where sigmoid and tanh saturate",
+    "backprop": "a 2-layer network differentiated by hand in NumPy, next to autograd",
+    "vanishing": "gradients through depth: sigmoid, tanh, ReLU, ReLU + BatchNorm, residual",
+    "exploding": "large initialization vs Xavier/He, with and without gradient clipping",
+    "losses": "MSE vs cross-entropy on sigmoid/softmax outputs",
+    "optimizers": "SGD to Newton on 2-D test functions and a small network",
+    "overfitting": "a small training set and a large network, and the remedies",
+    "pretraining": "autoencoder pre-training, then fine-tuning on a few labels",
+    "benchmark": "MNIST-1D with logistic regression, an MLP, a CNN and a residual net",
+}
+
+
+def _module(name: str):
+    if name not in EXPERIMENTS:
+        raise ValueError(f"unknown lab experiment {name!r}; choose one of "
+                         f"{', '.join(EXPERIMENTS)} or 'all'")
+    return importlib.import_module(f"chainrule.lab.{name}")
+
+
+def run(name: str, out: str | Path = "lab", smoke: bool = False, seed: int = 0,
+        verbose: bool = True) -> Result:
+    """Run one experiment; its figures go to ``out/NAME/``, its result to
+    ``out/NAME/result.json``.
+
+    Args:
+        name: one of ``EXPERIMENTS``.
+        out: the output folder.
+        smoke: run at a reduced size (seconds; the same outputs, rougher numbers).
+        seed: the seed of every random draw (same seed, same numbers).
+        verbose: print the tables and the paragraph at the end.
+
+    Returns:
+        The experiment's ``Result``.
+    """
+    from chainrule.lab._common import Timer, seed_everything
+
+    module = _module(name)
+    folder = Path(out) / name
+    folder.mkdir(parents=True, exist_ok=True)
+    seed_everything(seed)
+    with Timer() as timer:
+        result = module.run(folder, smoke=smoke, seed=seed)
+    result.seconds, result.smoke, result.seed = timer.seconds, smoke, seed
+    result.save_json(folder / "result.json")
+    if verbose:
+        print(result.text(), flush=True)
+        print(flush=True)
+    return result
+
+
+def run_all(out: str | Path = "report", smoke: bool = False, seed: int = 0,
+            names: Sequence[str] | None = None, verbose: bool = True) -> list[Result]:
+    """Run every experiment (or ``names``) and write ``out/index.html``."""
+    from chainrule.lab.report import write_report
+
+    results = [run(name, out, smoke, seed, verbose) for name in (names or EXPERIMENTS)]
+    path = write_report(results, out)
+    if verbose:
+        print("wall time per experiment:")
+        for result in results:
+            print(f"  {result.name:<12} {result.seconds:6.1f} s")
+        print(f"report: {path}")
+    return results
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    """Add the lab's arguments to ``parser``: ``name``, ``--out``, ``--smoke``, ``--seed``."""
+    parser.add_argument("name", choices=list(EXPERIMENTS) + ["all"],
+                        help="the experiment to run, or 'all' (which also writes index.html)")
+    parser.add_argument("--out", default=None,
+                        help="output folder (default: lab/ for one experiment, report/ for all)")
+    parser.add_argument("--smoke", action="store_true",
+                        help="reduced size: seconds per experiment, same outputs")
+    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    return parser
+
+
+def run_from_args(args: argparse.Namespace) -> int:
+    """Run what ``add_arguments`` parsed; returns the exit status (0 on success)."""
+    out = args.out or ("report" if args.name == "all" else "lab")
+    if args.name == "all":
+        run_all(out, smoke=args.smoke, seed=args.seed)
+    else:
+        run(args.name, out, smoke=args.smoke, seed=args.seed)
+    return 0
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """``python -m chainrule.lab NAME [--out DIR] [--smoke] [--seed N]``."""
+    parser = argparse.ArgumentParser(prog="python -m chainrule.lab",
+                                     description="Run chainrule's lab experiments.")
+    add_arguments(parser)
+    return run_from_args(parser.parse_args(argv))
+
+
+if __name__ == "__main__":  # pragma: no cover
+    sys.exit(main())

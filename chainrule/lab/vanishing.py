@@ -1,0 +1,169 @@
+"""Lab 3 — vanishing gradients: a depth sweep for sigmoid, tanh, ReLU, ReLU + BatchNorm and
+residual networks on the 8×8 digits.
+
+For each architecture and depth: the gradient norm of every layer at initialization (one batch,
+cross-entropy), the verdict of ``gradient_flow``, and the training loss after a fixed budget of
+SGD steps. Sigmoid and tanh layers use Xavier initialization, ReLU layers He initialization (the
+initialization each was designed with), the residual blocks PyTorch's default.
+"""
+
+from __future__ import annotations
+
+import math
+from pathlib import Path
+
+import numpy as np
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.data import datasets
+from chainrule.diagnostics import GradientFlow, gradient_flow, plots
+from chainrule.lab._common import Result, Table
+
+TITLE = "gradients through depth: sigmoid, tanh, ReLU, ReLU + BatchNorm, residual"
+ARCHITECTURES = ("sigmoid", "tanh", "relu", "relu_bn", "residual")
+LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "relu_bn": "ReLU + BatchNorm",
+          "residual": "residual (ReLU)"}
+
+
+def build(arch: str, depth: int, width: int, inputs: int = 64, classes: int = 10
+          ) -> nn.Sequential:
+    """A network with ``depth`` weight layers (residual: ``depth - 2`` in blocks of two)."""
+    activation = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}.get(arch, nn.ReLU)
+
+    def linear(fan_in: int, fan_out: int) -> nn.Linear:
+        layer = nn.Linear(fan_in, fan_out)
+        if arch in ("sigmoid", "tanh"):
+            nn.init.xavier_normal_(layer.weight)
+            nn.init.zeros_(layer.bias)
+        elif arch in ("relu", "relu_bn"):
+            nn.init.kaiming_normal_(layer.weight, nonlinearity="relu")
+            nn.init.zeros_(layer.bias)
+        return layer
+
+    def hidden(fan_in: int) -> list:
+        norm = [nn.BatchNorm1d(width)] if arch == "relu_bn" else []
+        return [linear(fan_in, width)] + norm + [activation()]
+
+    layers = hidden(inputs)
+    if arch == "residual":
+        layers += [nn.ResidualMLPBlock(width) for _ in range((depth - 2) // 2)]
+    else:
+        for _ in range(depth - 2):
+            layers += hidden(width)
+    layers.append(linear(width, classes))
+    return nn.Sequential(*layers)
+
+
+def _weight_layers(report) -> list:
+    return [layer for layer in report.layers if layer.has_matrix]
+
+
+def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
+    """Depth sweep: gradient norms at initialization and loss after a fixed budget of steps."""
+    train, _ = datasets.digits(flatten=True, seed=seed)
+    x, y = train.arrays[0], train.arrays[1]
+    depths = [2, 10] if smoke else [2, 5, 10, 20, 30]
+    width, steps, batch, lr = (32, 20, 64, 0.01) if smoke else (64, 400, 64, 0.01)
+    probe = (cr.from_numpy(x[:256]), cr.from_numpy(y[:256]))
+    deepest = depths[-1]
+
+    rows, first_layer, final_loss, per_layer, flows = [], {}, {}, {}, {}
+    for arch in ARCHITECTURES:
+        for depth in depths:
+            cr.manual_seed(seed)
+            model = build(arch, depth, width)
+            nn.functional.cross_entropy(model(probe[0]), probe[1]).backward()
+            report = gradient_flow(model, lr=lr)
+            layers = _weight_layers(report)
+            first_layer[arch, depth] = layers[0].grad_norm
+            if depth == deepest:
+                per_layer[arch] = [layer.grad_norm for layer in layers]
+            watch = GradientFlow(model, every=max(1, steps // 40)) if depth == deepest else None
+            loss = _train(model, x, y, steps, batch, lr, seed, watch)
+            final_loss[arch, depth] = loss
+            if watch is not None:
+                flows[arch] = watch
+            rows.append([LABELS[arch], depth, layers[0].grad_norm, layers[-1].grad_norm,
+                         report.first_last_ratio, report.verdict, loss])
+    table = Table(f"Gradient norms at initialization (batch of 256) and training loss after "
+                  f"{steps} SGD steps (lr {lr}, momentum 0.9, batch {batch}); chance level is "
+                  f"ln 10 = 2.30",
+                  ["network", "depth", "first-layer grad", "last-layer grad", "first/last",
+                   "verdict", f"loss after {steps} steps"], rows)
+
+    figure = plots.plot_curves(out / "depth_sweep.png", [
+        dict(series={LABELS[a]: (np.arange(1, len(v) + 1), v) for a, v in per_layer.items()},
+             title=f"Gradient norm per layer at init (depth {deepest})",
+             xlabel="weight layer (1 = input side)", ylabel="gradient norm (log scale)",
+             logy=True),
+        dict(series={LABELS[a]: (depths, [first_layer[a, d] for d in depths])
+                     for a in ARCHITECTURES},
+             title="First-layer gradient norm at init", xlabel="depth (weight layers)",
+             ylabel="gradient norm (log scale)", logy=True,
+             styles={LABELS[a]: dict(marker="o") for a in ARCHITECTURES}),
+        dict(series={**{LABELS[a]: (depths, [final_loss[a, d] for d in depths])
+                        for a in ARCHITECTURES},
+                     "chance (ln 10)": (depths, [math.log(10)] * len(depths))},
+             title=f"Training loss after {steps} steps", xlabel="depth (weight layers)",
+             ylabel="cross-entropy", styles={**{LABELS[a]: dict(marker="o")
+                                                for a in ARCHITECTURES},
+                                             "chance (ln 10)": dict(color="0.6", ls="--")}),
+    ], ncols=3)
+    figures = [figure]
+    for arch in ("sigmoid", "residual"):
+        path = out / f"gradient_heatmap_{arch}.png"
+        flows[arch].plot(path, title=f"{LABELS[arch]} network, depth {deepest}: gradient norm "
+                                     "per layer during training")
+        figures.append(path)
+
+    numbers = {f"first_layer_grad_{a}_depth{deepest}": first_layer[a, deepest]
+               for a in ARCHITECTURES}
+    numbers.update({f"loss_{a}_depth{deepest}": final_loss[a, deepest] for a in ARCHITECTURES})
+    numbers["depths"] = ", ".join(map(str, depths))
+    orders = math.log10(first_layer["relu_bn", deepest] / first_layer["sigmoid", deepest])
+    numbers["orders_sigmoid_below_relu_bn"] = orders
+    best_deep = min(ARCHITECTURES, key=lambda a: final_loss[a, deepest])
+    paragraph = (
+        f"At depth {deepest} the gradient that reaches the first layer of the sigmoid network is "
+        f"{first_layer['sigmoid', deepest]:.1e}, {orders:.0f} orders of magnitude below that of "
+        f"ReLU + BatchNorm ({first_layer['relu_bn', deepest]:.1e}): each sigmoid layer multiplies "
+        f"the backward signal by σ' ≤ 0.25, so the gradient shrinks geometrically with depth "
+        f"(the straight line on the log scale) and the early layers do not learn — after "
+        f"{steps} steps the deep sigmoid network is still at chance "
+        f"(loss {final_loss['sigmoid', deepest]:.2f}). Tanh with Xavier and ReLU with He "
+        f"initialization keep the gradient norm roughly constant at initialization, but plain "
+        f"deep stacks still train worse as depth grows (ReLU at depth {deepest}: loss "
+        f"{final_loss['relu', deepest]:.2f}). The residual network, whose identity path carries "
+        f"the gradient past every block, gets easier to train with depth here (loss "
+        f"{final_loss['residual', deepest]:.2f} at depth {deepest}; best at that depth: "
+        f"{LABELS[best_deep]}). BatchNorm keeps activations normalized, but its gradient grows "
+        f"towards the input in very deep plain stacks (first/last ratio "
+        f"{_ratio(rows, 'relu_bn', deepest):.0f} at depth {deepest})."
+    )
+    return Result("vanishing", TITLE, paragraph, [table], figures, numbers)
+
+
+def _ratio(rows, arch: str, depth: int) -> float:
+    for row in rows:
+        if row[0] == LABELS[arch] and row[1] == depth:
+            return row[4]
+    return math.nan
+
+
+def _train(model, x, y, steps: int, batch: int, lr: float, seed: int, watch) -> float:
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    rng = np.random.default_rng(seed)
+    for _ in range(steps):
+        index = rng.integers(0, len(x), batch)
+        optimizer.zero_grad()
+        loss = nn.functional.cross_entropy(model(cr.from_numpy(x[index])),
+                                           cr.from_numpy(y[index]))
+        loss.backward()
+        if watch is not None:
+            watch.on_after_backward()
+        optimizer.step()
+    model.eval()
+    with cr.no_grad():
+        loss = float(nn.functional.cross_entropy(model(cr.from_numpy(x)), cr.from_numpy(y)))
+    return loss if math.isfinite(loss) else math.nan
