@@ -55,6 +55,18 @@ def _like(out: np.ndarray, reference: np.ndarray) -> np.ndarray:
     return out[:, :, 0] if reference.ndim == 3 else out
 
 
+def _matching(array: np.ndarray, spec: PoolSpec) -> np.ndarray:
+    """``array`` in the memory layout of the pooled input: one copy is ~4x cheaper than the
+    mismatched strided loops it saves (a gradient arriving from Flatten is (N, C, H, W))."""
+    if array.ndim != 4 or _channels_first(array) == spec.channels_first or (
+        not spec.channels_first and array.flags.c_contiguous
+    ):
+        return array
+    matched = _empty(array.shape, array.dtype, spec)
+    np.copyto(matched, array)
+    return matched
+
+
 def _channels_first(x: np.ndarray) -> bool:
     """Whether an (N, C, H, W) array is laid out as (C, N, H, W), as convolutions return them."""
     return x.strides[0] < x.strides[1] and x.transpose(1, 0, 2, 3).flags.c_contiguous
@@ -131,7 +143,8 @@ class MaxPoolScatter(Function):
 
     def forward(self, grad_output, winners=None, spec=None):
         self.spec, self.saved = spec, winners
-        return _like(_scatter(lift(grad_output), lambda k: winners == k, spec), grad_output)
+        routed = _scatter(_matching(lift(grad_output), spec), lambda k: winners == k, spec)
+        return _like(routed, grad_output)
 
     def backward(self, grad):
         return MaxPoolGather.apply(grad, winners=self.saved, spec=self.spec)
@@ -186,10 +199,11 @@ class AvgPoolTranspose(Function):
 
     def forward(self, grad_output, spec=None):
         self.saved = spec
+        grad = _matching(lift(grad_output), spec)
         if isinstance(spec.divisor, np.ndarray):
-            share = lift(grad_output) / spec.divisor.astype(grad_output.dtype)
+            share = grad / spec.divisor.astype(grad.dtype)
         else:
-            share = lift(grad_output) * (1.0 / spec.divisor)
+            share = grad * (1.0 / spec.divisor)
         return _like(_scatter(share, None, spec), grad_output)
 
     def backward(self, grad):
