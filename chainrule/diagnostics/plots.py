@@ -243,9 +243,9 @@ def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None =
     """Several panels of line plots in one PNG.
 
     Each panel is a dict: ``series`` (label → (x, y) or y), ``title``, ``xlabel``, ``ylabel``,
-    optional ``logy``/``logx`` (bools), ``styles`` (label → dict of plot keywords),
-    ``legend`` (bool, default True), ``ylim``, ``xticks``, ``vlines`` (pairs (x, label):
-    dotted markers).
+    optional ``logy``/``logx`` (bools) or ``xscale`` (e.g. ``"symlog"``: log with 0 shown),
+    ``styles`` (label → dict of plot keywords), ``legend`` (bool, default True), ``ylim``,
+    ``xticks``, ``vlines`` (pairs (x, label): dotted markers).
     """
     ncols = ncols or min(3, len(panels))
     nrows = -(-len(panels) // ncols)
@@ -263,6 +263,10 @@ def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None =
             axis.set_yscale("log")
         if panel.get("logx"):
             axis.set_xscale("log")
+        if panel.get("xscale"):
+            axis.set_xscale(panel["xscale"])
+            if panel["xscale"] == "symlog":
+                axis.set_xlim(left=0)
         if panel.get("ylim"):
             axis.set_ylim(*panel["ylim"])
         if panel.get("xticks") is not None:
@@ -270,8 +274,8 @@ def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None =
             axis.minorticks_off()
         for x_value, text in panel.get("vlines", ()):
             axis.axvline(x_value, color="0.4", linestyle=":", linewidth=1)
-            axis.annotate(text, (x_value, 0.02), xycoords=("data", "axes fraction"),
-                          fontsize=7, color="0.3", ha="right", rotation=90)
+            axis.annotate(text, (x_value, 0.6), xycoords=("data", "axes fraction"),
+                          fontsize=7, color="0.3", ha="right", va="center", rotation=90)
         axis.set_title(panel.get("title", ""), fontsize=10)
         axis.set_xlabel(panel.get("xlabel", ""))
         axis.set_ylabel(panel.get("ylabel", ""))

@@ -7,7 +7,6 @@ a batch through a 6-layer network with two initializations and measures, with
 
 from __future__ import annotations
 
-import math
 from pathlib import Path
 
 import numpy as np
@@ -76,8 +75,8 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
             sat = [s.frac_saturated for s in report.layers]
             dead = [s.frac_dead for s in report.layers]
             rows.append([activation.__name__, init, last.std,
-                         float(np.nanmean(sat)) if activation is not nn.ReLU else math.nan,
-                         float(np.nanmean(dead)) if activation is nn.ReLU else math.nan])
+                         float(np.nanmean(sat)) if activation is not nn.ReLU else None,
+                         float(np.nanmean(dead)) if activation is nn.ReLU else None])
     stats_table = Table(f"Activation statistics of a {depth}-layer, {width}-wide network on "
                         f"{batch} Gaussian inputs (mean over layers)",
                         ["activation", "init", "std of last output", "saturated", "dead units"],

@@ -88,7 +88,7 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
                 diagnosis = guard.diagnosis
             label = f"{init}{', clipped' if clipped else ''}"
             runs[label] = (norms, losses, onset)
-            val_acc = history["val_accuracy"][-1] if len(history) else math.nan
+            val_acc = history["val_accuracy"][-1] if len(history) else None
             finite = [n for n in norms if math.isfinite(n)]
             rows.append([init, "yes" if clipped else "no", verdict, norms[0],
                          max(finite) if finite else math.nan,
@@ -127,11 +127,15 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         f"size throws the weights so far that {onset}, and TerminateOnNaN stops the run and "
         f"names the exploding gradients. Clipping the gradient norm to {clip} bounds every step: "
         f"the same badly initialized network then trains without NaN "
-        f"(test accuracy {rows[1][7]:.2f}), though far below He initialization "
-        f"({rows[4][7]:.2f}): clipping treats the symptom, a variance-preserving "
+        f"(test accuracy {_text(rows[1][7])}), though far below He initialization "
+        f"({_text(rows[4][7])}): clipping treats the symptom, a variance-preserving "
         f"initialization (He for ReLU) removes the cause."
     )
     return Result("exploding", TITLE, paragraph, [table], [figure], numbers, notes=notes)
+
+
+def _text(accuracy) -> str:
+    return "none: it stopped on NaN" if accuracy is None else f"{accuracy:.2f}"
 
 
 def _floor(values: list[float]) -> np.ndarray:

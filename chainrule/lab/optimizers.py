@@ -243,15 +243,16 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
     figures.append(plots.plot_curves(out / "loss_per_step_2d.png", [
         dict(series={n: (np.arange(len(v)), np.maximum(v, 1e-30)) for n, v in
                      losses_by_function[f].items()},
-             title=f"{f}: loss per step", xlabel="step (log scale)",
-             ylabel="f(x, y) (log scale)", logy=True, logx=True)
+             title=f"{f}: loss per step (values < 1e-30 drawn at 1e-30)",
+             xlabel="step (0 = start; log scale beyond 2)", ylabel="f(x, y) (log scale)",
+             logy=True, xscale="symlog")
         for f in FUNCTIONS], ncols=2, size=(11.0, 4.0)))
 
     runs, network_table, parameters, damping = _network_runs(smoke, seed)
     figures.append(plots.plot_curves(out / "network_loss.png", [
         dict(series={n: (np.arange(len(l)), l) for n, (l, _) in runs.items()},
-             title="Small network: loss against steps", xlabel="step (log scale)",
-             ylabel="cross-entropy (log scale)", logy=True, logx=True),
+             title="Small network: loss against steps", xlabel="step (0 = start; log scale "
+             "beyond 2)", ylabel="cross-entropy (log scale)", logy=True, xscale="symlog"),
         dict(series={n: (t[1:], l[1:]) for n, (l, t) in runs.items()},
              title="Small network: loss against wall time", xlabel="seconds (log scale)",
              ylabel="cross-entropy (log scale)", logy=True, logx=True),

@@ -120,3 +120,9 @@ def test_benchmark_convolutions_beat_logistic_regression(results):
     numbers = results("benchmark").numbers
     assert numbers["test_acc_residual"] > numbers["test_acc_logistic"]
     assert all(numbers[f"seconds_{m}"] > 0 for m in ("logistic", "mlp", "cnn", "residual"))
+
+
+def test_same_seed_same_numbers(tmp_path):
+    first = lab.run("exploding", tmp_path / "a", smoke=True, seed=1, verbose=False).numbers
+    second = lab.run("exploding", tmp_path / "b", smoke=True, seed=1, verbose=False).numbers
+    assert first == second
