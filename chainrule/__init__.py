@@ -40,3 +40,4 @@ double = float64
 long = int64
 
 __version__ = "0.1.0"
+from chainrule.train.checkpoint import load, save  # noqa: E402  (weights files: safetensors)

@@ -1,0 +1,220 @@
+"""The ``chainrule`` command (also ``python -m chainrule``).
+
+    chainrule train [options]              train a model; no options: the CNN on the digits
+    chainrule evaluate RUN_OR_CHECKPOINT   test loss, accuracy and confusion matrix
+    chainrule predict RUN INPUT.npy        predicted classes for the inputs in a .npy file
+    chainrule lab NAME | all               the lab's experiments (chainrule.lab)
+
+Wrong input gives one line on stderr and exit status 2; Ctrl-C during training saves a
+checkpoint, prints the command that resumes it and exits with status 130.
+"""
+
+from __future__ import annotations
+
+import argparse
+import sys
+import time
+from typing import Sequence
+
+_STARTED = time.perf_counter()
+
+__all__ = ["main", "build_parser", "UsageError"]
+
+
+class UsageError(Exception):
+    """Wrong input: reported as one line on stderr with exit status 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    """An ArgumentParser whose errors raise UsageError (so ``main`` prints one line)."""
+
+    def error(self, message: str):  # type: ignore[override]
+        raise UsageError(f"{self.prog}: error: {message}")
+
+
+def _int_list(text: str) -> list[int]:
+    try:
+        values = [int(part) for part in str(text).replace(" ", "").split(",") if part]
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected comma-separated ints such as 100,100, got "
+                                         f"{text!r}") from None
+    if not values or min(values) < 1:
+        raise argparse.ArgumentTypeError(f"expected positive widths such as 100,100, got {text!r}")
+    return values
+
+
+def _count(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a whole number, got {text!r}") from None
+    if value < 0:
+        raise argparse.ArgumentTypeError(f"expected a number >= 0, got {value}")
+    return value
+
+
+def _number(text: str) -> float:
+    try:
+        return float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"expected a number, got {text!r}") from None
+
+
+TRAIN_EPILOG = """\
+examples:
+  chainrule train                                   CNN on the 8x8 digits (the main job)
+  chainrule train --dataset spirals --model mlp --hidden 64,64 --activation tanh
+  chainrule train --dataset mnist1d --model mlp --optimizer sgd --lr 0.1 --epochs 20
+  chainrule train --resume runs/NAME/checkpoint.safetensors
+"""
+
+
+def _add_train(sub) -> None:
+    from chainrule import models
+    from chainrule.train import recipe
+
+    p = sub.add_parser("train", help="train a model and write a run folder",
+                       description="Train a model and write a run folder (model.safetensors, "
+                       "checkpoint.safetensors, config.json, history.csv, curves.png, "
+                       "confusion.png). Without options: a CNN on the bundled 8x8 digits.",
+                       epilog=TRAIN_EPILOG, formatter_class=argparse.RawDescriptionHelpFormatter,
+                       argument_default=argparse.SUPPRESS)
+    add = p.add_argument
+    add("--dataset", choices=recipe.DATASETS, help="the data (default digits)")
+    add("--data-dir", metavar="DIR", help="folder with the MNIST/Fashion-MNIST IDX files "
+        "(default ./data)")
+    add("--model", choices=recipe.MODELS, help="the preset (default: cnn for images and "
+        "signals, mlp for 2-D points)")
+    add("--hidden", type=_int_list, metavar="W,W", help="mlp hidden widths (e.g. 100,100); cnn: "
+        "width of the dense layer")
+    add("--channels", type=_int_list, metavar="C,C", help="cnn/resnet channels per stage")
+    add("--activation", choices=models.ACTIVATIONS, help="hidden activation (default relu)")
+    add("--no-bias", dest="bias", action="store_false", help="layers without bias")
+    add("--init", choices=models.INITS, help="weight initialization (default: PyTorch's)")
+    add("--optimizer", choices=recipe.OPTIMIZERS, help="default adam; lbfgs/bfgs/newton train "
+        "full-batch")
+    add("--lr", type=_number, help="learning rate (default per optimizer, adam 0.003)")
+    add("--batch-size", type=_count, help="samples per batch, 0 = full batch (default 32)")
+    add("--epochs", type=_count, help="epochs to train (default 30 on digits)")
+    add("--weight-decay", type=_number, metavar="L2", help="L2 weight decay (default 0)")
+    add("--l1", type=_number, help="L1 penalty weight on the weights (default 0)")
+    add("--dropout", type=_number, metavar="P", help="dropout probability (default 0)")
+    add("--batch-norm", action=argparse.BooleanOptionalAction, help="batch normalization "
+        "(default on for cnn on images/signals)")
+    add("--augment", action=argparse.BooleanOptionalAction, help="data augmentation suited to "
+        "the dataset (default on for digits and mnist1d)")
+    add("--mixup", type=_number, nargs="?", const=0.2, metavar="ALPHA", help="MixUp with "
+        "Beta(ALPHA, ALPHA) (0.2 when no value)")
+    add("--pca", type=_count, metavar="N", help="project the inputs on N principal components "
+        "(mlp)")
+    add("--clip-grad-norm", type=_number, metavar="MAX", help="clip the gradient norm")
+    add("--scheduler", choices=recipe.SCHEDULERS, help="learning-rate schedule (default cosine)")
+    add("--early-stopping", type=_count, nargs="?", const=5, metavar="PATIENCE",
+        help="stop when the validation loss stalls (patience 5 when no value)")
+    add("--val-fraction", type=_number, metavar="F", help="training share held out for "
+        "validation (default 0.1)")
+    add("--seed", type=int, help="random seed (default 0)")
+    add("--out", metavar="DIR", help="run folder (default runs/DATASET-MODEL-TIME)")
+    add("--resume", metavar="PATH", help="continue from a checkpoint or run folder")
+    add("--config", metavar="FILE.toml", help="settings from a TOML file (flags override)")
+    add("--quiet", action="store_true", help="print only the final result")
+    p.set_defaults(handler=_train)
+
+
+def _add_evaluate(sub) -> None:
+    p = sub.add_parser("evaluate", help="test loss, accuracy and confusion matrix of a run",
+                       description="Evaluate a run folder or checkpoint on its test split.")
+    p.add_argument("target", metavar="RUN_OR_CHECKPOINT")
+    p.add_argument("--data-dir", metavar="DIR", help="where the IDX files are (MNIST)")
+    p.set_defaults(handler=_evaluate)
+
+
+def _add_predict(sub) -> None:
+    p = sub.add_parser("predict", help="predict the classes of inputs stored in a .npy file",
+                       description="Predict with a trained run. INPUT.npy holds samples shaped "
+                       "like the training inputs: (N, *input_shape), one sample, or flat rows.")
+    p.add_argument("target", metavar="RUN")
+    p.add_argument("input", metavar="INPUT.npy")
+    p.add_argument("--out", metavar="PREDS.npy", help="where to write the predicted classes "
+                   "(default INPUT.predictions.npy)")
+    p.add_argument("--probabilities", action="store_true", help="write class probabilities "
+                   "(N, classes) instead of classes")
+    p.set_defaults(handler=_predict)
+
+
+def _add_lab(sub, wanted: bool) -> None:
+    p = sub.add_parser("lab", help="run the lab's experiments (chainrule lab all --out report/)",
+                       description="Run the lab's experiments.")
+    lab = None
+    if wanted:  # import only when asked: the lab pulls in matplotlib and every experiment
+        try:
+            import chainrule.lab as lab
+        except ImportError:
+            lab = None
+    if lab is not None and hasattr(lab, "add_arguments") and hasattr(lab, "run_from_args"):
+        lab.add_arguments(p)
+        p.set_defaults(handler=lambda args: int(lab.run_from_args(args) or 0))
+    else:
+        p.add_argument("rest", nargs=argparse.REMAINDER)
+        p.set_defaults(handler=_lab_missing)
+
+
+def _lab_missing(args) -> int:
+    raise UsageError("chainrule lab: the lab is not available yet in this installation "
+                     "(chainrule.lab has no add_arguments/run_from_args)")
+
+
+def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
+    """The ``chainrule`` argument parser (the lab's arguments only when ``argv`` asks for it)."""
+    parser = _Parser(prog="chainrule", description="chainrule: neural-network fundamentals on "
+                     "NumPy. Train, evaluate and predict from the command line.")
+    from chainrule import __version__
+
+    parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
+    _add_train(sub)
+    _add_evaluate(sub)
+    _add_predict(sub)
+    _add_lab(sub, wanted="lab" in list(argv)[:1])
+    return parser
+
+
+def _train(args) -> int:
+    from chainrule.train.runner import train_command
+
+    return train_command(args, started=_STARTED)
+
+
+def _evaluate(args) -> int:
+    from chainrule.train.runner import evaluate_command
+
+    return evaluate_command(args)
+
+
+def _predict(args) -> int:
+    from chainrule.train.runner import predict_command
+
+    return predict_command(args)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    from chainrule.data import DataError
+    from chainrule.train.checkpoint import CheckpointError
+    from chainrule.train.recipe import ConfigError
+
+    try:
+        parser = build_parser(argv)
+        args = parser.parse_args(argv)
+        if getattr(args, "command", None) is None:
+            parser.print_help()
+            return 2
+        return int(args.handler(args) or 0)
+    except UsageError as error:
+        message = str(error)
+    except (ConfigError, DataError, CheckpointError) as error:
+        command = f"chainrule {argv[0]}" if argv else "chainrule"
+        message = f"{command}: error: {error}"
+    print(message.replace("\n", " "), file=sys.stderr)
+    return 2

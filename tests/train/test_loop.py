@@ -1,0 +1,202 @@
+"""fit and evaluate: every optimizer family, modes, schedulers, clipping, L1, metrics."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.data import DataLoader, TensorDataset
+from chainrule.train import LambdaCallback, evaluate, fit, needs_closure, predict
+
+
+def _net(hidden=8):
+    return nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, 2))
+
+
+@pytest.mark.parametrize("make, full_batch", [
+    (lambda p: optim.SGD(p, lr=0.3, momentum=0.9), False),
+    (lambda p: optim.Adam(p, lr=0.05), False),
+    (lambda p: optim.LBFGS(p, line_search_fn="strong_wolfe"), True),
+    (lambda p: optim.Newton(p, damping=1e-3), True),
+], ids=["sgd", "adam", "lbfgs", "newton"])
+def test_every_optimizer_family_lowers_the_loss(make, full_batch, blobs):
+    x, y = blobs()
+    model = _net(4)
+    loader = DataLoader(TensorDataset(x, y), 0 if full_batch else 16, shuffle=True, seed=0)
+    initial = evaluate(model, loader, "cross_entropy")["loss"]
+    history = fit(model, nn.CrossEntropyLoss(), make(list(model.parameters())), loader,
+                  epochs=6)
+    assert len(history) == 6
+    assert history.columns == ["epoch", "train_loss", "train_accuracy", "lr", "time"]
+    final = evaluate(model, loader, "cross_entropy")
+    assert final["loss"] < 0.6 * initial and final["accuracy"] > 0.9
+
+
+def test_closure_optimizers_are_detected():
+    params = list(_net().parameters())
+    assert needs_closure(optim.LBFGS(params)) and needs_closure(optim.BFGS(params))
+    assert needs_closure(optim.NewtonCG(params)) and not needs_closure(optim.Adam(params))
+
+    class Custom(optim.SGD):
+        requires_closure = True
+
+    assert needs_closure(Custom(params, lr=0.1))
+
+
+class _Spy(nn.Module):
+    """Records the mode and whether a graph is recorded at each forward."""
+
+    def __init__(self):
+        super().__init__()
+        self.linear = nn.Linear(2, 2)
+        self.calls = []
+
+    def forward(self, x):
+        out = self.linear(x)
+        self.calls.append((self.training, out.requires_grad))
+        return out
+
+
+def test_train_mode_for_batches_eval_mode_and_no_grad_for_validation(loaders):
+    train, val = loaders
+    model = _Spy()
+    fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1), train, val, epochs=2)
+    per_epoch = len(train) + len(val)
+    assert len(model.calls) == 2 * per_epoch
+    for epoch in range(2):
+        calls = model.calls[epoch * per_epoch:(epoch + 1) * per_epoch]
+        assert calls[:len(train)] == [(True, True)] * len(train)
+        assert calls[len(train):] == [(False, False)] * len(val)
+    model.eval()
+    evaluate(model, val, "cross_entropy")
+    assert model.training is False  # evaluate gives the mode back
+    model.train()
+    evaluate(model, val, "cross_entropy")
+    assert model.training is True
+
+
+def test_recorded_losses_are_sample_weighted_means(blobs):
+    x, y = blobs(50)
+    model = _net()
+    loader = DataLoader(TensorDataset(x, y), 16)  # batches of 16, 16, 16 and 2
+    history = fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.0), loader,
+                  loader, epochs=1, metrics=("accuracy", "top1_accuracy"))
+    logits = model(cr.tensor(x)).data.astype(np.float64)
+    shifted = logits - logits.max(1, keepdims=True)
+    log_probs = shifted - np.log(np.exp(shifted).sum(1, keepdims=True))
+    expected = -log_probs[np.arange(50), y].mean()
+    row = history.last
+    assert row["train_loss"] == pytest.approx(expected, rel=1e-5)
+    assert row["val_loss"] == pytest.approx(expected, rel=1e-5)
+    accuracy = float(np.mean(logits.argmax(1) == y))
+    assert row["train_accuracy"] == row["val_accuracy"] == row["val_top1_accuracy"] == accuracy
+
+
+def test_step_scheduler_runs_once_per_epoch_and_lr_is_recorded(loaders):
+    train, _ = loaders
+    model = _net()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = optim.lr_scheduler.StepLR(optimizer, step_size=2, gamma=0.5)
+    history = fit(model, "cross_entropy", optimizer, train, epochs=5, scheduler=scheduler)
+    assert history["lr"] == pytest.approx([0.1 * 0.5 ** (e // 2) for e in range(5)])
+
+
+def test_plateau_scheduler_gets_the_validation_loss(loaders, monkeypatch):
+    train, val = loaders
+    model = _net()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = optim.lr_scheduler.ReduceLROnPlateau(optimizer)
+    seen = []
+    original = scheduler.step
+    monkeypatch.setattr(scheduler, "step", lambda value: (seen.append(value), original(value)))
+    history = fit(model, "cross_entropy", optimizer, train, val, epochs=3, scheduler=scheduler)
+    assert seen == history["val_loss"]
+
+
+def test_one_cycle_steps_every_batch(loaders):
+    train, _ = loaders
+    model = _net()
+    optimizer = optim.SGD(model.parameters(), lr=0.1)
+    scheduler = optim.lr_scheduler.OneCycleLR(optimizer, max_lr=0.1, total_steps=3 * len(train))
+    fit(model, "cross_entropy", optimizer, train, epochs=3, scheduler=scheduler)
+    assert scheduler.last_epoch == 3 * len(train)
+
+
+def test_gradient_clipping_bounds_the_update(blobs):
+    x, y = blobs(16)
+    model = _net()
+    before = [p.data.copy() for p in model.parameters()]
+    loader = DataLoader(TensorDataset(x, y), 0)
+    fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=1.0), loader, epochs=1,
+        clip_grad_norm=1e-3)
+    moved = np.sqrt(sum(((p.data - b) ** 2).sum() for p, b in zip(model.parameters(), before)))
+    assert 0 < moved <= 1e-3 * (1 + 1e-4)
+    with pytest.raises(ValueError, match="clip_grad_norm works with first-order"):
+        fit(model, "cross_entropy", optim.LBFGS(model.parameters()), loader, clip_grad_norm=1.0)
+
+
+def test_l1_adds_sign_of_the_weights_to_their_gradient(blobs):
+    x, y = blobs(16)
+    loader = DataLoader(TensorDataset(x, y), 0)
+    cr.manual_seed(0)
+    plain = _net()
+    cr.manual_seed(0)
+    penalized = _net()
+    fit(plain, "cross_entropy", optim.SGD(plain.parameters(), lr=0.1), loader, epochs=1)
+    start = [p.data.copy() for p in _net_like(penalized)]
+    fit(penalized, "cross_entropy", optim.SGD(penalized.parameters(), lr=0.1), loader, epochs=1,
+        l1=0.5)
+    for (name, a), b, s in zip(plain.named_parameters(), penalized.parameters(), start):
+        shift = b.data - a.data
+        expected = -0.1 * 0.5 * np.sign(s) if name.endswith("weight") else np.zeros_like(s)
+        np.testing.assert_allclose(shift, expected, atol=1e-6)
+
+
+def _net_like(model):
+    return list(model.parameters())
+
+
+def test_soft_targets_are_scored_by_their_argmax(blobs):
+    x, y = blobs(32)
+    soft = np.eye(2, dtype=np.float32)[y] * 0.8 + 0.1
+    model = _net()
+    history = fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.0),
+                  DataLoader(TensorDataset(x, soft), 8), epochs=1)
+    predicted = model(cr.tensor(x)).data.argmax(1)
+    assert history["train_accuracy"][0] == pytest.approx(np.mean(predicted == y))
+
+
+def test_hooks_run_in_order(blobs):
+    x, y = blobs(8)
+    events = []
+    callback = LambdaCallback(
+        on_train_begin=lambda s: events.append("train_begin"),
+        on_epoch_begin=lambda s: events.append(f"epoch_begin {s.epoch}"),
+        on_after_backward=lambda s: events.append("after_backward"),
+        on_batch_end=lambda s: events.append(f"batch_end {s.batch}"),
+        on_epoch_end=lambda s: events.append(f"epoch_end {s.logs['epoch']}"),
+        on_train_end=lambda s: events.append("train_end"))
+    model = _net()
+    fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1),
+        DataLoader(TensorDataset(x, y), 4), epochs=2, callbacks=[callback])
+    epoch = ["after_backward", "batch_end 0", "after_backward", "batch_end 1"]
+    assert events == (["train_begin", "epoch_begin 1"] + epoch + ["epoch_end 1", "epoch_begin 2"]
+                      + epoch + ["epoch_end 2", "train_end"])
+
+
+def test_predict_batches_like_one_call():
+    model = _net()
+    x = np.random.default_rng(0).normal(size=(600, 2)).astype(np.float32)
+    np.testing.assert_allclose(predict(model, x, batch_size=128), model(cr.tensor(x)).data,
+                               rtol=1e-6)
+
+
+def test_bad_arguments_are_reported():
+    model = _net()
+    sgd = optim.SGD(model.parameters(), lr=0.1)
+    with pytest.raises(ValueError, match="epochs must be a non-negative int"):
+        fit(model, "cross_entropy", sgd, [], epochs=-1)
+    with pytest.raises(ValueError, match="unknown loss 'hinge'"):
+        fit(model, "hinge", sgd, [], epochs=1)
+    with pytest.raises(ValueError, match="batches \\(inputs, targets\\)"):
+        fit(model, "cross_entropy", sgd, [cr.zeros(2, 2)], epochs=1)
