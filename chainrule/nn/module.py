@@ -347,6 +347,9 @@ class Module:
         for arg in args:
             if isinstance(arg, str) and arg.split(":")[0] == "cpu":
                 continue
+            if isinstance(arg, str) and arg.split(":")[0] in ("cuda", "mps", "xpu"):
+                raise RuntimeError(f"chainrule runs on the CPU only; to({arg!r}) is not "
+                                   "available (use 'cpu' or leave the device out)")
             dtype = arg
         if dtype is None:
             return self

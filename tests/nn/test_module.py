@@ -180,6 +180,8 @@ def test_to_double_and_back_keeps_parameter_identity():
     net.float()
     with pytest.raises(TypeError, match="floating point"):
         net.to(cr.int64)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        net.to("cuda")
 
 
 def test_forward_hooks_and_pre_hooks():
