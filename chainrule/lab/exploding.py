@@ -124,12 +124,17 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         f"sqrt(width/2) = {math.sqrt(width / 2):.0f}, forward and backward, so the first "
         f"gradient norm is {large[0][0]:.1e} (Xavier: {runs['Xavier'][0][0]:.2g}, He: "
         f"{runs['He'][0][0]:.2g}); gradient_flow calls it '{rows[0][2]}'. One SGD step of that "
-        f"size throws the weights so far that {onset}, and TerminateOnNaN stops the run and "
-        f"names the exploding gradients. Clipping the gradient norm to {clip} bounds every step: "
-        f"the same badly initialized network then trains without NaN "
-        f"(test accuracy {_text(rows[1][7])}), though far below He initialization "
-        f"({_text(rows[4][7])}): clipping treats the symptom, a variance-preserving "
-        f"initialization (He for ReLU) removes the cause."
+        f"size throws the weights so far that {onset}"
+        + (", and TerminateOnNaN stops the run and names the exploding gradients. "
+           if large[2] is not None else ". ")
+        + (f"Clipping the gradient norm to {clip} bounds every step: the same badly initialized "
+           f"network then trains without NaN (test accuracy {_text(rows[1][7])}), though "
+           f"below He initialization ({_text(rows[4][7])}): clipping treats the symptom, a "
+           f"variance-preserving initialization (He for ReLU) removes the cause."
+           if large_clipped[2] is None else
+           f"Even with the gradient norm clipped to {clip} the loss turns NaN at step "
+           f"{large_clipped[2]}: the forward pass itself overflows. A variance-preserving "
+           f"initialization (He for ReLU: test accuracy {_text(rows[4][7])}) removes the cause.")
     )
     return Result("exploding", TITLE, paragraph, [table], [figure], numbers, notes=notes)
 

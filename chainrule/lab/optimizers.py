@@ -184,6 +184,16 @@ def _reached(numbers: dict) -> str:
         " gets there" if len(names) == 1 else " get there")
 
 
+def _newton_on_network(parameters: int, damping: float | None) -> str:
+    if damping is not None and damping >= 1e-3:
+        return (f"The {parameters}-parameter network's loss is not convex: its Hessian is not "
+                f"positive definite where training starts, so Newton's method had to add a "
+                f"damping λ = {damping:g} before it could step downhill, which turns it into "
+                f"slow gradient descent.")
+    return (f"On the {parameters}-parameter network Newton's method needed little damping "
+            f"(λ = {damping or 0:g}).")
+
+
 def _quasi_newton_lead(runs: dict) -> str:
     """Whether BFGS/L-BFGS are ahead of every first-order method per step and per second."""
     quasi = ("BFGS", "L-BFGS")
@@ -281,12 +291,10 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         f"{_count(numbers['rosenbrock_steps_to_1e-6_bfgs'], steps['Rosenbrock'])} (BFGS) and "
         f"{_count(numbers['rosenbrock_steps_to_1e-6_lbfgs'], steps['Rosenbrock'])} (L-BFGS) "
         f"steps; "
-        f"{_reached(numbers)} within {steps['Rosenbrock']} steps. The "
-        f"{parameters}-parameter network's loss is not convex: its Hessian has negative "
-        f"eigenvalues, so Newton's method has to add a damping λ = {damping:g} before it can "
-        f"step downhill, which turns it into slow gradient descent while each step costs "
-        f"{parameters} Hessian-vector products ({ms['newton']:.0f} ms against "
-        f"{ms['adam']:.2f} ms for an Adam step); after {len(runs['Newton'][0]) - 1} steps its "
+        f"{_reached(numbers)} within {steps['Rosenbrock']} steps. "
+        + _newton_on_network(parameters, damping) +
+        f" Each Newton step costs {parameters} Hessian-vector products "
+        f"({ms['newton']:.0f} ms against {ms['adam']:.2f} ms for an Adam step); after {len(runs['Newton'][0]) - 1} steps its "
         f"loss is still {runs['Newton'][0][-1]:.2f}. BFGS and L-BFGS learn the curvature from "
         f"gradients alone and take line-searched steps: {runs['BFGS'][0][-1]:.3f} and "
         f"{runs['L-BFGS'][0][-1]:.3f} after {len(runs['BFGS'][0]) - 1} steps, "

@@ -144,15 +144,23 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         f"{accuracy['sigmoid', k, MODES[0]]:.2f} test accuracy, and "
         f"{accuracy['sigmoid', k, MODES[2]]:.2f} "
         f"when its encoder was first pre-trained as an autoencoder on the unlabelled images "
-        f"(a gain of {gain['sigmoid']:+.2f}): the reconstruction task put the weights where the "
-        f"gradients of a deep sigmoid network, weak at random initialization, can take them "
-        f"further — the reason unsupervised pre-training was how deep networks were trained "
-        f"before ReLU and good initializations. With ReLU units the network trains well from "
-        f"scratch ({accuracy['ReLU', k, MODES[0]]:.2f}) and pre-training changes the result by "
-        f"{gain['ReLU']:+.2f}. Fine-tuning the whole network instead of freezing the encoder "
-        f"changes the accuracy by {frozen_vs_tuned['sigmoid']:+.2f} (sigmoid) and "
-        f"{frozen_vs_tuned['ReLU']:+.2f} (ReLU): features learnt for reconstruction keep "
-        f"details a classifier does not need, and fine-tuning lets the labels reshape them."
+        f"(a gain of {gain['sigmoid']:+.2f})"
+        + (": the reconstruction task put the weights where the gradients of a deep sigmoid "
+           "network, weak at random initialization, can take them further — the reason "
+           "unsupervised pre-training was how deep networks were trained before ReLU and good "
+           "initializations. " if gain["sigmoid"] > 0.05 else ". ")
+        + f"With ReLU units the network trained from scratch reaches "
+        f"{accuracy['ReLU', k, MODES[0]]:.2f} and pre-training changes the result by "
+        f"{gain['ReLU']:+.2f}"
+        + (f", {'far ' if gain['sigmoid'] > gain['ReLU'] + 0.1 else ''}less than for sigmoid "
+           "units: a network that trains well from scratch has less to gain. "
+           if gain["ReLU"] < gain["sigmoid"] else ". ")
+        + f"Fine-tuning the whole network instead of freezing the encoder changes the accuracy "
+        f"by {frozen_vs_tuned['sigmoid']:+.2f} (sigmoid) and {frozen_vs_tuned['ReLU']:+.2f} "
+        f"(ReLU)"
+        + (": features learnt for reconstruction keep details a classifier does not need, and "
+           "fine-tuning lets the labels reshape them." if min(frozen_vs_tuned.values()) > 0
+           else ".")
     )
     return Result("pretraining", TITLE, paragraph, [table], figures, numbers)
 

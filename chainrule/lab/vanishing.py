@@ -124,22 +124,34 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
     orders = math.log10(first_layer["relu_bn", deepest] / first_layer["sigmoid", deepest])
     numbers["orders_sigmoid_below_relu_bn"] = orders
     best_deep = min(ARCHITECTURES, key=lambda a: final_loss[a, deepest])
+    shallow = depths[0]
+    sigmoid_stuck = final_loss["sigmoid", deepest] > 0.9 * math.log(10)
+    residual_gain = final_loss["residual", deepest] < final_loss["residual", shallow]
+    bn_ratio = _ratio(rows, "relu_bn", deepest)
     paragraph = (
         f"At depth {deepest} the gradient that reaches the first layer of the sigmoid network is "
         f"{first_layer['sigmoid', deepest]:.1e}, {orders:.0f} orders of magnitude below that of "
         f"ReLU + BatchNorm ({first_layer['relu_bn', deepest]:.1e}): each sigmoid layer multiplies "
         f"the backward signal by σ' ≤ 0.25, so the gradient shrinks geometrically with depth "
-        f"(the straight line on the log scale) and the early layers do not learn — after "
-        f"{steps} steps the deep sigmoid network is still at chance "
-        f"(loss {final_loss['sigmoid', deepest]:.2f}). Tanh with Xavier and ReLU with He "
-        f"initialization keep the gradient norm roughly constant at initialization, but plain "
-        f"deep stacks still train worse as depth grows (ReLU at depth {deepest}: loss "
-        f"{final_loss['relu', deepest]:.2f}). The residual network, whose identity path carries "
-        f"the gradient past every block, gets easier to train with depth here (loss "
-        f"{final_loss['residual', deepest]:.2f} at depth {deepest}; best at that depth: "
-        f"{LABELS[best_deep]}). BatchNorm keeps activations normalized, but its gradient grows "
-        f"towards the input in very deep plain stacks (first/last ratio "
-        f"{_ratio(rows, 'relu_bn', deepest):.0f} at depth {deepest})."
+        f"(the straight line on the log scale) and the early layers barely learn"
+        + (f" — after {steps} steps the deep sigmoid network is still at chance (loss "
+           f"{final_loss['sigmoid', deepest]:.2f}). " if sigmoid_stuck else
+           f" (loss after {steps} steps: {final_loss['sigmoid', deepest]:.2f}). ")
+        + f"Tanh with Xavier and ReLU with He initialization keep the gradient norm roughly "
+        f"constant at initialization; the training losses at depth {deepest} are "
+        f"{final_loss['tanh', deepest]:.2f} (tanh) and {final_loss['relu', deepest]:.2f} "
+        f"(ReLU) against {final_loss['tanh', shallow]:.2f} and "
+        f"{final_loss['relu', shallow]:.2f} at depth {shallow}. The residual network, whose "
+        f"identity path carries the gradient past every block, reaches "
+        f"{final_loss['residual', deepest]:.2f} at depth {deepest}"
+        + (f", better than at depth {shallow} ({final_loss['residual', shallow]:.2f})"
+           if residual_gain else "")
+        + f"; the lowest loss at depth {deepest} is {LABELS[best_deep]}'s. "
+        + (f"BatchNorm keeps activations normalized, but its gradient grows towards the input "
+           f"in very deep plain stacks (first/last gradient-norm ratio {bn_ratio:.0f} at depth "
+           f"{deepest})." if bn_ratio > 3 else
+           f"BatchNorm keeps activations normalized and the gradient norm steady (first/last "
+           f"ratio {bn_ratio:.2g} at depth {deepest}).")
     )
     return Result("vanishing", TITLE, paragraph, [table], figures, numbers)
 
