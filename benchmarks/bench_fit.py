@@ -17,7 +17,10 @@ import cProfile
 import io
 import os
 import pstats
+import statistics
 import sys
+import time
+from typing import Callable
 
 import numpy as np
 
@@ -126,6 +129,24 @@ def epoch_factories(epochs: int = EPOCHS):
     return bare_loop, fit_loop
 
 
+def paired(bare: Callable, looped: Callable, rounds: int) -> tuple[dict[str, float], float]:
+    """Median seconds of each, and the median over rounds of (looped / bare - 1): each round
+    times both back to back (in alternating order), so slow drifts of the machine cancel."""
+    for fn in (bare, looped):
+        fn()
+    times: dict[str, list[float]] = {"bare loop": [], "fit": []}
+    ratios = []
+    for round_index in range(rounds):
+        pair = [("bare loop", bare), ("fit", looped)]
+        for name, fn in pair if round_index % 2 == 0 else pair[::-1]:
+            start = time.perf_counter()
+            fn()
+            times[name].append(time.perf_counter() - start)
+        ratios.append(times["fit"][-1] / times["bare loop"][-1] - 1)
+    return ({name: statistics.median(values) for name, values in times.items()},
+            statistics.median(ratios))
+
+
 def profile_step(steps: int = 2000) -> str:
     step = chainrule_step_factory()
     for _ in range(50):
@@ -154,8 +175,7 @@ def main() -> None:
     steps = alternate(contenders, rounds=rounds, repeat=repeat, warmup=20)
 
     bare_loop, fit_loop = epoch_factories()
-    runs = alternate({"bare loop": bare_loop, "fit": fit_loop}, rounds=rounds, repeat=1,
-                     warmup=1)
+    runs, overhead = paired(bare_loop, fit_loop, rounds=2 * rounds)
 
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam (float32, "
           f"{os.cpu_count()} cores)\n")
@@ -169,7 +189,6 @@ def main() -> None:
     else:
         print(f"| training step (fwd, loss, bwd, Adam) | {steps['chainrule'] * 1e6:.0f} µs "
               "| — | — | <= 0.50x (PyTorch not installed) |")
-    overhead = runs["fit"] / runs["bare loop"] - 1
     per_step = runs["fit"] / (EPOCHS * BATCHES)
     print(f"| fit, {EPOCHS} epochs x {BATCHES} batches (DataLoader, accuracy, progress bar, "
           f"table) vs bare loop | {per_step * 1e6:.0f} µs/step | bare "

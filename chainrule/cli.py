@@ -216,5 +216,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (ConfigError, DataError, CheckpointError) as error:
         command = f"chainrule {argv[0]}" if argv else "chainrule"
         message = f"{command}: error: {error}"
+    except KeyboardInterrupt:  # outside training (training handles its own Ctrl-C)
+        print("\ninterrupted", file=sys.stderr)
+        return 130
     print(message.replace("\n", " "), file=sys.stderr)
     return 2

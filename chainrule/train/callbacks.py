@@ -6,7 +6,8 @@ are in ``.grad``, the optimizer has not stepped) and ``on_batch_end`` → ``on_e
 (``state.logs`` holds the epoch's record) → ``on_train_end`` (always, also after an error);
 ``on_interrupt`` runs on Ctrl-C before ``on_train_end``. A callback stops training by setting
 ``state.stop_training = True`` (and ``state.stop_reason``). Callbacks run in increasing
-``order`` (``Checkpoint`` last, so that it saves the others' updated state).
+``order`` (``Checkpoint`` last, so that it saves the others' updated state). ``fit`` calls only
+the hooks a callback overrides; setting a hook to None on an instance switches it off.
 
 Example:
     >>> class PrintLoss(Callback):

@@ -37,8 +37,10 @@ def _split_batch(batch: Any) -> tuple[Any, Any]:
 
 
 def _data(value: Any) -> np.ndarray:
-    data = getattr(value, "data", value)
-    return data if isinstance(data, np.ndarray) else np.asarray(data)
+    if isinstance(value, np.ndarray):  # (an ndarray's own .data is a memoryview)
+        return value
+    data = getattr(value, "data", None)
+    return data if isinstance(data, np.ndarray) else np.asarray(value)
 
 
 def _scores(collected: list[np.ndarray]) -> np.ndarray:

@@ -111,8 +111,9 @@ def _is_plateau(scheduler: Any) -> bool:
 
 def _overrides(callback: Callback, hook: str) -> bool:
     """Whether ``callback`` does something at ``hook`` (so the loop skips no-op calls)."""
-    if hook in getattr(callback, "__dict__", {}):
-        return True
+    own = getattr(callback, "__dict__", {})
+    if hook in own:  # set on the instance: a function, or None to switch the hook off
+        return own[hook] is not None
     return getattr(type(callback), hook, None) is not getattr(Callback, hook, None)
 
 
@@ -257,7 +258,10 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     model, optimizer, scheduler = state.model, state.optimizer, state.scheduler
     per_batch_scheduler = scheduler is not None and state.scheduler_interval == "batch"
     batch_end = hooks["on_batch_end"]
+    loader = state.train_loader
     keep_outputs = bool(metric_fns)
+    # the epoch's outputs are kept (references: no copy) and scored once at its end, which
+    # costs less than scoring every batch
     outputs: list[np.ndarray] = []
     targets: list[np.ndarray] = []
     lr = state.lr  # the rate this epoch starts with (per-batch schedules change it)
@@ -269,7 +273,7 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     loss_fn, zero_grad, update = state.loss_fn, optimizer.zero_grad, optimizer.step
     total, count, index = 0.0, 0, -1
     model.train()
-    for batch in state.train_loader:
+    for batch in loader:
         index += 1
         inputs, target = _split_batch(batch)
         if inline:

@@ -37,8 +37,10 @@ MetricFn = Callable[[np.ndarray, np.ndarray], float]
 
 def _array(value: Any) -> np.ndarray:
     """The ndarray behind a Tensor, or ``np.asarray(value)``."""
-    data = getattr(value, "data", value)
-    return data if isinstance(data, np.ndarray) else np.asarray(data)
+    if isinstance(value, np.ndarray):  # (an ndarray's own .data is a memoryview)
+        return value
+    data = getattr(value, "data", None)
+    return data if isinstance(data, np.ndarray) else np.asarray(value)
 
 
 def _class_targets(targets: np.ndarray, n: int, owner: str) -> np.ndarray:

@@ -21,13 +21,14 @@ def _pyplot():
 
 
 def plot_curves(history: Any, path: str | Path, title: str = "Training curves",
-                metric: str | None = "accuracy") -> None:
+                metric: str | None = "accuracy", dpi: int = 110) -> None:
     """Save train/validation loss (left) and ``metric`` (right) per epoch to ``path`` (PNG).
 
     Args:
         history: a ``History`` (or a dict of columns) with ``epoch``, ``train_loss`` and
             optionally ``val_loss``, ``train_<metric>``, ``val_<metric>``.
         metric: the metric for the right panel (None or absent: the loss panel only).
+        dpi: resolution of the PNG.
 
     Example:
         >>> from chainrule.train import History
@@ -67,7 +68,7 @@ def plot_curves(history: Any, path: str | Path, title: str = "Training curves",
         axis.legend()
     figure.suptitle(title)
     figure.tight_layout()
-    figure.savefig(path, dpi=110)
+    figure.savefig(path, dpi=dpi)
     plt.close(figure)
 
 

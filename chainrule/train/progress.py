@@ -53,6 +53,8 @@ class ProgressBar(Callback):
         self.disable = disable
         self.bar = None
         self.inner = None
+        if not batches:  # no per-batch work: fit then skips these hooks entirely
+            self.on_epoch_begin = self.on_batch_end = None
 
     def _disabled(self, file) -> bool:
         if self.disable is not None:
