@@ -8,6 +8,12 @@ The network (MNIST-sized, batch 64 of 1×28×28 float32):
 Run: ``python benchmarks/bench_cnn.py`` (``--rounds 30`` for steadier numbers). Both libraries
 run in one process, alternating in rounds (benchmarks/_timing.py); medians are reported as a
 markdown table. Without PyTorch installed only chainrule's times are printed.
+
+On 2 cores PyTorch's OpenMP workers spin for a while after each of its calls and take a core
+from OpenBLAS in the chainrule call that follows (and OpenBLAS's spinning threads slow PyTorch's
+next call a little): ``--omp-passive`` sets OMP_WAIT_POLICY=PASSIVE before PyTorch is imported,
+so each library runs as it would alone. Other processes on the machine disturb both; compare
+runs made while it is otherwise idle.
 """
 
 from __future__ import annotations
@@ -24,10 +30,7 @@ import chainrule as cr  # noqa: E402
 from chainrule import nn  # noqa: E402
 from benchmarks._timing import alternate  # noqa: E402
 
-try:
-    import torch
-except ImportError:  # the comparison is optional
-    torch = None
+torch = None  # imported in main(), after the OpenMP policy is set
 
 BATCH, LR, MOMENTUM = 64, 0.01, 0.9
 
@@ -143,7 +146,16 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
     parser.add_argument("--repeat", type=int, default=3)
+    parser.add_argument("--omp-passive", action="store_true",
+                        help="let PyTorch's idle OpenMP threads sleep instead of spinning")
     args = parser.parse_args()
+    global torch
+    if args.omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import torch
+    except ImportError:  # the comparison is optional
+        torch = None
 
     rng = np.random.default_rng(0)
     cr.manual_seed(0)
@@ -165,6 +177,8 @@ def main() -> None:
         rows.append((name, alternate(contenders, args.rounds, args.repeat)))
 
     threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ""
+    if torch and os.environ.get("OMP_WAIT_POLICY"):
+        threads += f" (OMP_WAIT_POLICY={os.environ['OMP_WAIT_POLICY']})"
     print(f"numpy {np.__version__}{threads}; medians of {args.rounds} alternating rounds\n")
     print("| benchmark | chainrule ms | PyTorch ms | ratio |")
     print("|---|---:|---:|---:|")
