@@ -4,8 +4,8 @@
    40-100-100-10 on batches of 100 (MNIST-1D's size): chainrule vs PyTorch (CPU), in one
    process, alternating in rounds (benchmarks/_timing.py). Target: chainrule <= 0.5x PyTorch.
 2. Five epochs over a shuffling DataLoader of 40 such batches through ``fit`` (accuracy metric,
-   a progress bar and the epoch table, drawn to a null stream) vs a bare loop over the same
-   loader. Target: < 5% more time.
+   a progress bar and the epoch table, drawn to null streams as a logged run draws them to
+   stderr and stdout) vs a bare loop over the same loader. Target: < 5% more time.
 
 Run: python benchmarks/bench_fit.py [--quick] [--profile]
 """
@@ -103,7 +103,8 @@ def epoch_factories(epochs: int = EPOCHS):
     inputs = rng.standard_normal((BATCH * BATCHES, SIZES[0]), dtype=np.float32)
     labels = rng.integers(0, SIZES[-1], BATCH * BATCHES)
     loss_fn = nn.CrossEntropyLoss()
-    null = open(os.devnull, "w")
+    # the bar and the table draw to two null streams, as to stderr and stdout of a logged run
+    bar_stream, table_stream = open(os.devnull, "w"), open(os.devnull, "w")
 
     bare_model = chainrule_model()
     bare_optimizer = optim.Adam(bare_model.parameters(), lr=LR)
@@ -124,7 +125,8 @@ def epoch_factories(epochs: int = EPOCHS):
 
     def fit_loop():
         fit(fit_model, loss_fn, fit_optimizer, fit_loader, epochs=epochs, metrics=("accuracy",),
-            callbacks=[ProgressBar(file=null, disable=False), EpochTable(file=null)])
+            callbacks=[ProgressBar(file=bar_stream, disable=False),
+                       EpochTable(file=table_stream)])
 
     return bare_loop, fit_loop
 
@@ -179,7 +181,8 @@ def main() -> None:
 
     print(f"MLP {'-'.join(map(str, SIZES))}, batch {BATCH}, Adam (float32, "
           f"{os.cpu_count()} cores)\n")
-    print("| measurement | chainrule | PyTorch 2.x CPU | ratio | target |")
+    version = torch.__version__.split("+")[0] if torch is not None else "not installed"
+    print(f"| measurement | chainrule | PyTorch {version} CPU | ratio | target |")
     print("|---|---:|---:|---:|---|")
     if torch is not None:
         ratio = steps["chainrule"] / steps["pytorch"]

@@ -259,55 +259,60 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     per_batch_scheduler = scheduler is not None and state.scheduler_interval == "batch"
     batch_end = hooks["on_batch_end"]
     loader = state.train_loader
-    keep_outputs = bool(metric_fns)
-    # the epoch's outputs are kept (references: no copy) and scored once at its end, which
-    # costs less than scoring every batch
-    outputs: list[np.ndarray] = []
-    targets: list[np.ndarray] = []
     lr = state.lr  # the rate this epoch starts with (per-batch schedules change it)
     after_backward = hooks["on_after_backward"]
-    # the common case (first-order step, no penalty, clipping or gradient hooks) runs inline:
-    # the loop must add almost nothing to a step (benchmarks/bench_fit.py)
-    inline = step_fn is _plain_step and not after_backward and not state.l1 \
-        and state.clip is None
-    loss_fn, zero_grad, update = state.loss_fn, optimizer.zero_grad, optimizer.step
-    total, count, index = 0.0, 0, -1
+    # the epoch's outputs are kept (the arrays, not the graph) and scored once at its end,
+    # which costs less than scoring every batch
+    outputs: list[np.ndarray] | None = [] if metric_fns else None
+    losses: list[np.ndarray] = []
+    targets: list[Any] = []
     model.train()
-    for batch in loader:
-        index += 1
-        inputs, target = _split_batch(batch)
-        if inline:
+    if (step_fn is _plain_step and not after_backward and not batch_end and not state.l1
+            and state.clip is None and not per_batch_scheduler):
+        # the common case runs lean: a step's own work plus three list appends
+        # (benchmarks/bench_fit.py holds the loop to a few percent of a step)
+        loss_fn, zero_grad, update = state.loss_fn, optimizer.zero_grad, optimizer.step
+        for batch in loader:
+            if type(batch) is not tuple or len(batch) != 2:
+                batch = _split_batch(batch)
+            inputs, target = batch
             zero_grad()
             output = model(inputs)
             loss = loss_fn(output, target)
             loss.backward()
             update()
-        else:
+            losses.append(loss.data)
+            targets.append(target)
+            if outputs is not None:
+                outputs.append(output.data)
+        state.step += len(losses)
+    else:
+        for index, batch in enumerate(loader):
+            inputs, target = _split_batch(batch)
             state.batch = index
             output, loss = step_fn(state, inputs, target, after_backward)
             if output is None:  # a callback stopped training before the update
                 return
-        if per_batch_scheduler:
-            scheduler.step()
-        loss_value = float(loss.data)
-        target_data = target.data if isinstance(target, Tensor) else np.asarray(target)
-        size = len(target_data)
-        total += loss_value * size
-        count += size
-        if keep_outputs:
-            outputs.append(output.data)
-            targets.append(target_data)
-        output = loss = None  # let the step's arrays go before the next batch allocates
-        state.step += 1
-        if batch_end:
-            state.batch, state.loss, state.batch_size = index, loss_value, size
-            for callback in batch_end:
-                callback.on_batch_end(state)
-            if state.stop_training:
-                return
+            state.step += 1
+            if per_batch_scheduler:
+                scheduler.step()
+            losses.append(loss.data)
+            targets.append(target)
+            if outputs is not None:
+                outputs.append(output.data)
+            if batch_end:
+                state.loss, state.batch_size = float(loss.data), _length(target)
+                for callback in batch_end:
+                    callback.on_batch_end(state)
+                if state.stop_training:
+                    return
+    target_arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in targets]
+    sizes = [len(t) for t in target_arrays]
+    count = sum(sizes)
+    total = sum(float(value) * size for value, size in zip(losses, sizes))
     record: dict[str, Any] = {"epoch": state.epoch, "train_loss": total / count if count
                               else math.nan}
-    record.update(_metric_values(metric_fns, outputs, targets, "train_"))
+    record.update(_metric_values(metric_fns, outputs or [], target_arrays, "train_"))
     if state.val_loader is not None:
         result = _evaluate(model, state.val_loader, state.loss_fn, metric_fns)
         record.update({"val_" + name: value for name, value in result.items()})
@@ -322,6 +327,10 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     state.history.append(record)
     for callback in hooks["on_epoch_end"]:
         callback.on_epoch_end(state)
+
+
+def _length(target: Any) -> int:
+    return len(target.data) if isinstance(target, Tensor) else len(target)
 
 
 def _plain_step(state: FitState, inputs: Any, target: Any, after_backward: list):

@@ -26,13 +26,25 @@ def _cell(value: Any) -> str:
 
 
 def _write(text: str, file) -> None:
-    """Print a line; through tqdm (which clears and redraws its bars) only while one is shown."""
+    """Print a line; through tqdm (which clears its bars, prints, and redraws them) only when a
+    visible bar draws on the same stream or on the same terminal."""
     tqdm = sys.modules.get("tqdm")
-    if tqdm is not None and getattr(tqdm.tqdm, "_instances", None):
+    bars = [bar for bar in getattr(getattr(tqdm, "tqdm", None), "_instances", ())
+            if not bar.disable]
+    if any(_same_place(getattr(bar.fp, "_wrapped", bar.fp), file) for bar in bars):
         tqdm.tqdm.write(text, file=file)
     else:
         print(text, file=file)
     file.flush()
+
+
+def _same_place(stream, other) -> bool:
+    if stream is other:
+        return True
+    try:
+        return stream.isatty() and other.isatty()
+    except (AttributeError, ValueError):  # closed or not a file
+        return False
 
 
 class ProgressBar(Callback):
