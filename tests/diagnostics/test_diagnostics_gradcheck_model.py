@@ -87,3 +87,13 @@ def test_inputs_alone_and_errors():
     frozen = nn.Sequential(nn.Linear(3, 1)).requires_grad_(False)
     with pytest.raises(ValueError, match="nothing to check"):
         check_model_gradients(frozen, mse, (cr.randn(4, 3), cr.randn(4, 1)))
+
+
+def test_a_parameter_with_zero_gradient_does_not_set_the_worst_relative_error():
+    # A bias right before BatchNorm has a zero gradient: both derivatives are ~0, so its
+    # relative error is meaningless and must not be reported as the model's worst.
+    model = nn.Sequential(nn.Linear(3, 5), nn.BatchNorm1d(5), nn.Linear(5, 2))
+    report = check_model_gradients(model, mse, (cr.randn(16, 3), cr.randn(16, 2)))
+    zero_row = next(p for p in report.parameters if p.name == "0.bias")
+    assert max(abs(zero_row.analytical), abs(zero_row.numerical)) < 1e-8
+    assert report.ok and report.max_rel_error < 1e-5, report.table()
