@@ -203,3 +203,13 @@ def test_argmax_argmin_all_any():
     np.testing.assert_array_equal(values.data, [5.0, 7.0])
     np.testing.assert_array_equal(indices.data, [1, 0])
     np.testing.assert_array_equal(x.max(axis=1).data, [5.0, 7.0])  # NumPy style: values only
+
+
+def test_fill_with_a_tensor_value_sends_the_gradient_to_the_value():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    y = x * 1.0
+    value = cr.tensor(3.0, requires_grad=True)
+    y.fill_(value)
+    (y * cr.tensor([1.0, 2.0])).sum().backward()
+    np.testing.assert_array_equal(y.data, [3.0, 3.0])
+    assert float(value.grad) == 3.0  # used at both positions, weighted 1 and 2

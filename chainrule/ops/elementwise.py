@@ -28,7 +28,9 @@ class Add(Function):
 
     def backward(self, grad_output):
         a, b = self.inputs
-        return unbroadcast(grad_output, a.shape), unbroadcast(grad_output, b.shape)
+        grad_a = unbroadcast(grad_output, a.shape) if self.next[0] is not None else None
+        grad_b = unbroadcast(grad_output, b.shape) if self.next[1] is not None else None
+        return grad_a, grad_b
 
 
 def add(a, b, out=None) -> Tensor:
@@ -49,8 +51,9 @@ class Sub(Function):
 
     def backward(self, grad_output):
         a, b = self.inputs
+        grad_a = unbroadcast(grad_output, a.shape) if self.next[0] is not None else None
         grad_b = unbroadcast(neg(grad_output), b.shape) if self.next[1] is not None else None
-        return unbroadcast(grad_output, a.shape), grad_b
+        return grad_a, grad_b
 
 
 def sub(a, b, out=None) -> Tensor:
@@ -460,9 +463,7 @@ def fill(x: Tensor, value, out=None) -> Tensor:
         out[...] = raw(value)
         return out
     if isinstance(value, Tensor):
-        from chainrule.ops.shape import expand
-
-        return cast(expand(value, x.shape), x.dtype) * 1.0
+        return copy_from(x, value)
     return Tensor._make(np.full(x.shape, value, dtype=x.dtype))
 
 
