@@ -19,6 +19,9 @@ sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
 sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 
 import chainrule as cr  # noqa: E402
+from _mlp import (  # noqa: E402
+    BATCH, LR, MOMENTUM, initial_weights, make_data, numpy_step_factory,
+)
 from _timing import alternate, markdown_table  # noqa: E402
 
 try:
@@ -26,7 +29,6 @@ try:
 except ImportError:  # PyTorch is optional: only a cross-check
     torch = None
 
-BATCH, SIZES, LR, MOMENTUM = 128, (784, 512, 256, 10), 0.01, 0.9
 
 
 # ----------------------------------------------------------------------------- per-op overhead
@@ -63,57 +65,13 @@ def per_op_contenders():
 
 
 # ----------------------------------------------------------------------------- MLP step
-def mlp_data():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((BATCH, SIZES[0]), dtype=np.float32)
-    y = rng.integers(0, SIZES[-1], BATCH)
-    weights = []
-    for fan_in, fan_out in zip(SIZES[:-1], SIZES[1:]):
-        bound = 1 / np.sqrt(fan_in)
-        weights.append(rng.uniform(-bound, bound, (fan_out, fan_in)).astype(np.float32))
-        weights.append(rng.uniform(-bound, bound, fan_out).astype(np.float32))
-    return x, y, weights
-
-
-def numpy_mlp_step_factory():
-    x, y, params = mlp_data()
-    velocity = [np.zeros_like(p) for p in params]
-    rows = np.arange(BATCH)
-
-    def step():
-        w1, b1, w2, b2, w3, b3 = params
-        z1 = x @ w1.T + b1
-        h1 = np.maximum(z1, 0)
-        z2 = h1 @ w2.T + b2
-        h2 = np.maximum(z2, 0)
-        logits = h2 @ w3.T + b3
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        exp = np.exp(shifted)
-        sums = exp.sum(axis=1, keepdims=True)
-        loss = np.mean(np.log(sums[:, 0]) - shifted[rows, y])
-        d_logits = exp / sums
-        d_logits[rows, y] -= 1
-        d_logits /= BATCH
-        grads = [None] * 6
-        grads[4] = d_logits.T @ h2
-        grads[5] = d_logits.sum(axis=0)
-        d_h2 = (d_logits @ w3) * (z2 > 0)
-        grads[2] = d_h2.T @ h1
-        grads[3] = d_h2.sum(axis=0)
-        d_h1 = (d_h2 @ w2) * (z1 > 0)
-        grads[0] = d_h1.T @ x
-        grads[1] = d_h1.sum(axis=0)
-        for p, g, v in zip(params, grads, velocity):
-            v *= MOMENTUM
-            v += g
-            p -= LR * v
-        return loss
-
-    return step
+def numpy_mlp_factory():
+    x, y = make_data()
+    return numpy_step_factory(x, y, initial_weights())
 
 
 def chainrule_mlp_step_factory():
-    x_np, y_np, arrays = mlp_data()
+    (x_np, y_np), arrays = make_data(), initial_weights()
     x, y = cr.tensor(x_np), cr.tensor(y_np)
     params = [cr.tensor(a, requires_grad=True) for a in arrays]
     velocity = [np.zeros_like(a) for a in arrays]
@@ -139,7 +97,7 @@ def chainrule_mlp_step_factory():
 
 
 def torch_mlp_step_factory():
-    x_np, y_np, arrays = mlp_data()
+    (x_np, y_np), arrays = make_data(), initial_weights()
     x, y = torch.tensor(x_np), torch.tensor(y_np)
     params = [torch.tensor(a, requires_grad=True) for a in arrays]
     velocity = [torch.zeros_like(p) for p in params]
@@ -164,7 +122,7 @@ def torch_mlp_step_factory():
 
 def check_same_math():
     """The chainrule and NumPy steps compute the same losses, step after step."""
-    numpy_step, chainrule_step = numpy_mlp_step_factory(), chainrule_mlp_step_factory()
+    numpy_step, chainrule_step = numpy_mlp_factory(), chainrule_mlp_step_factory()
     for _ in range(3):
         a, b = float(numpy_step()), float(chainrule_step())
         assert abs(a - b) < 1e-4 * max(1.0, abs(a)), (a, b)
@@ -205,7 +163,7 @@ def main() -> None:
             print(f"- {name}: {overhead:.1f} us of overhead per op")
 
     check_same_math()
-    contenders = {"numpy (by hand)": numpy_mlp_step_factory(),
+    contenders = {"numpy (by hand)": numpy_mlp_factory(),
                   "chainrule (ops)": chainrule_mlp_step_factory()}
     if torch is not None:
         contenders["pytorch"] = torch_mlp_step_factory()

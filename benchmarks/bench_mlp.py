@@ -26,22 +26,13 @@ sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
 import chainrule as cr  # noqa: E402
 import chainrule.nn.functional as F  # noqa: E402
 from chainrule import nn  # noqa: E402
+from _mlp import BATCH, LR, MOMENTUM, SIZES, make_data, numpy_step_factory  # noqa: E402
 from _timing import alternate, markdown_table  # noqa: E402
 
 try:
     import torch
 except ImportError:  # PyTorch is optional: only a cross-check
     torch = None
-
-BATCH, SIZES, LR, MOMENTUM = 128, (784, 512, 256, 10), 0.01, 0.9
-
-
-def make_data():
-    rng = np.random.default_rng(0)
-    x = rng.standard_normal((BATCH, SIZES[0]), dtype=np.float32)
-    y = rng.integers(0, SIZES[-1], BATCH)
-    return x, y
-
 
 def chainrule_contender(x_np, y_np):
     cr.manual_seed(0)
@@ -64,45 +55,6 @@ def chainrule_contender(x_np, y_np):
 
     initial = [p.data.copy() for p in params]
     return step, initial
-
-
-def numpy_contender(x, y, initial):
-    w1, b1, w2, b2, w3, b3 = (a.copy() for a in initial)
-    params = [w1, b1, w2, b2, w3, b3]
-    buffers = [np.zeros_like(p) for p in params]
-    rows = np.arange(BATCH)
-
-    def step():
-        h1 = x @ w1.T
-        h1 += b1
-        a1 = np.maximum(h1, 0)
-        h2 = a1 @ w2.T
-        h2 += b2
-        a2 = np.maximum(h2, 0)
-        logits = a2 @ w3.T
-        logits += b3
-        shifted = logits - logits.max(axis=1, keepdims=True)
-        e = np.exp(shifted)
-        total = e.sum(axis=1, keepdims=True)
-        loss = -(shifted[rows, y] - np.log(total[:, 0])).mean()
-        g3 = e / total
-        g3[rows, y] -= 1.0
-        g3 *= 1.0 / BATCH
-        grads = [None] * 6
-        grads[4], grads[5] = g3.T @ a2, g3.sum(axis=0)
-        g2 = g3 @ w3
-        g2 *= a2 > 0
-        grads[2], grads[3] = g2.T @ a1, g2.sum(axis=0)
-        g1 = g2 @ w2
-        g1 *= a1 > 0
-        grads[0], grads[1] = g1.T @ x, g1.sum(axis=0)
-        for p, g, buf in zip(params, grads, buffers):
-            buf *= MOMENTUM
-            buf += g
-            p -= LR * buf
-        return loss
-
-    return step
 
 
 def torch_contender(x, y, initial):
@@ -132,7 +84,7 @@ def torch_contender(x, y, initial):
 def check_same_math(x, y) -> None:
     """The NumPy and chainrule steps compute the same losses from the same start."""
     chainrule_step, initial = chainrule_contender(x, y)
-    numpy_step = numpy_contender(x, y, initial)
+    numpy_step = numpy_step_factory(x, y, initial)
     for _ in range(3):
         a, b = float(chainrule_step()), float(numpy_step())
         if not np.isclose(a, b, rtol=1e-4):
@@ -167,7 +119,7 @@ def main() -> None:
     x, y = make_data()
     check_same_math(x, y)
     chainrule_step, initial = chainrule_contender(x, y)
-    contenders = {"numpy": numpy_contender(x, y, initial), "chainrule": chainrule_step}
+    contenders = {"numpy": numpy_step_factory(x, y, initial), "chainrule": chainrule_step}
     if torch is not None:
         contenders["pytorch"] = torch_contender(x, y, initial)
     times = alternate(contenders, rounds=args.rounds, repeat=args.repeat)
