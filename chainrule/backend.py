@@ -106,24 +106,29 @@ def as_array(data, dtype=None) -> np.ndarray:
 
 
 def zeros(shape, dtype=None) -> np.ndarray:
+    """An array of zeros (float32 unless ``dtype`` is given)."""
     return np.zeros(shape, dtype=resolve_dtype(dtype) or default_float)
 
 
 def ones(shape, dtype=None) -> np.ndarray:
+    """An array of ones (float32 unless ``dtype`` is given)."""
     return np.ones(shape, dtype=resolve_dtype(dtype) or default_float)
 
 
 def full(shape, fill_value, dtype=None) -> np.ndarray:
+    """An array filled with ``fill_value``, its dtype by chainrule's rules unless given."""
     if dtype is None:
         dtype = as_array(fill_value).dtype
     return np.full(shape, fill_value, dtype=resolve_dtype(dtype))
 
 
 def empty(shape, dtype=None) -> np.ndarray:
+    """An uninitialized array (float32 unless ``dtype`` is given)."""
     return np.empty(shape, dtype=resolve_dtype(dtype) or default_float)
 
 
 def arange(start, end=None, step=1, dtype=None) -> np.ndarray:
+    """Evenly stepped values in [start, end), with chainrule's dtype rules."""
     if end is None:
         start, end = 0, start
     values = np.arange(start, end, step)
@@ -131,22 +136,27 @@ def arange(start, end=None, step=1, dtype=None) -> np.ndarray:
 
 
 def linspace(start, end, steps, dtype=None) -> np.ndarray:
+    """``steps`` evenly spaced values from start to end inclusive (float32 by default)."""
     return np.linspace(start, end, steps, dtype=resolve_dtype(dtype) or default_float)
 
 
 def eye(n, m=None, dtype=None) -> np.ndarray:
+    """The n × m identity matrix (float32 by default)."""
     return np.eye(n, m, dtype=resolve_dtype(dtype) or default_float)
 
 
 def rand(shape, dtype=None) -> np.ndarray:
+    """Uniform samples in [0, 1) from chainrule's generator."""
     dtype = resolve_dtype(dtype) or default_float
     return _generator.random(shape, dtype=dtype)
 
 
 def randn(shape, dtype=None) -> np.ndarray:
+    """Standard normal samples from chainrule's generator."""
     dtype = resolve_dtype(dtype) or default_float
     return _generator.standard_normal(shape, dtype=dtype)
 
 
 def randint(low, high, shape, dtype=None) -> np.ndarray:
+    """Integers in [low, high) from chainrule's generator (int64 by default)."""
     return _generator.integers(low, high, size=shape, dtype=resolve_dtype(dtype) or int64)

@@ -68,14 +68,17 @@ class Tensor:
     # ----------------------------------------------------------------- properties
     @property
     def shape(self) -> tuple[int, ...]:
+        """The size of each dimension, a tuple."""
         return self.data.shape
 
     @property
     def dtype(self) -> np.dtype:
+        """The NumPy dtype of the data."""
         return self.data.dtype
 
     @property
     def ndim(self) -> int:
+        """The number of dimensions."""
         return self.data.ndim
 
     @property
@@ -200,6 +203,7 @@ class Tensor:
         return self.to(backend.bool_)
 
     def is_floating_point(self) -> bool:
+        """Whether the dtype is a floating-point one (only those can require gradients)."""
         return self.data.dtype.kind == "f"
 
     # ----------------------------------------------------------------- autograd
@@ -272,6 +276,7 @@ class Tensor:
 
     @property
     def retains_grad(self) -> bool:
+        """Whether ``retain_grad()`` was called on this non-leaf tensor."""
         ref = getattr(self.grad_fn, "_retained", None) if self.grad_fn is not None else None
         return ref is not None and ref() is self
 
@@ -414,16 +419,22 @@ class Tensor:
     def view(self, *shape): return _shape.reshape(self, *shape)
     def flatten(self, start_dim=0, end_dim=-1): return _shape.flatten(self, start_dim, end_dim)
     def transpose(self, dim0, dim1): return _shape.transpose(self, dim0, dim1)
-    def t(self): return _shape.transpose(self, 0, 1) if self.ndim == 2 else self
+    def t(self):
+        """The transpose of a 2-D tensor (0-D and 1-D tensors are returned as they are)."""
+        return _shape.transpose(self, 0, 1) if self.ndim == 2 else self
     def permute(self, *dims): return _shape.permute(self, *dims)
     def squeeze(self, dim=None): return _shape.squeeze(self, dim)
     def unsqueeze(self, dim): return _shape.unsqueeze(self, dim)
     def expand(self, *sizes): return _shape.expand(self, *sizes)
-    def expand_as(self, other): return _shape.expand(self, other.shape)
+    def expand_as(self, other):
+        """``self`` broadcast to ``other``'s shape, sharing memory."""
+        return _shape.expand(self, other.shape)
     def repeat(self, *sizes): return _shape.repeat(self, *sizes)
     def split(self, split_size_or_sections, dim=0): return _shape.split(self, split_size_or_sections, dim)
     def chunk(self, chunks, dim=0): return _shape.chunk(self, chunks, dim)
-    def contiguous(self): return self
+    def contiguous(self):
+        """The tensor itself: NumPy handles any memory layout, so no copy is needed."""
+        return self
 
 
 class _Size(int):
@@ -475,3 +486,27 @@ from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import linalg as _linalg  # noqa: E402
 from chainrule.ops import reduce as _reduce  # noqa: E402
 from chainrule.ops import shape as _shape  # noqa: E402
+
+
+def _share_docstrings() -> None:
+    """Each one-line delegating method shows the docstring of the op it calls (``help(t.exp)``)."""
+    sources = {
+        **{name: getattr(_ew, name) for name in ("exp", "log", "sqrt", "abs", "sin", "cos",
+                                                  "tanh", "sigmoid", "relu", "sign", "pow",
+                                                  "clip", "maximum", "minimum")},
+        "clamp": _ew.clip, "matmul": _linalg.matmul,
+        **{name: getattr(_reduce, name) for name in ("sum", "mean", "max", "min", "amax",
+                                                      "amin", "var", "std", "logsumexp",
+                                                      "argmax", "argmin", "all", "any",
+                                                      "norm")},
+        **{name: getattr(_shape, name) for name in ("reshape", "view", "flatten", "transpose",
+                                                     "permute", "squeeze", "unsqueeze",
+                                                     "expand", "repeat", "split", "chunk")},
+    }
+    for name, op in sources.items():
+        method = getattr(Tensor, name)
+        if method.__doc__ is None:
+            method.__doc__ = op.__doc__
+
+
+_share_docstrings()
