@@ -38,8 +38,14 @@ class Tensor:
     grad = None
     grad_fn = None
     requires_grad = False
-    _version = 0
     _hooks = None
+    # Memory sharing. ``_vc`` is the version counter, a one-element list that a tensor shares with
+    # its views and detached aliases, so an in-place change through any of them is seen by every
+    # saved copy. A view (``_View``) also knows its ``_base`` and how to remake itself from it.
+    _vc = None
+    _base = None
+    _view_steps = ()
+    _rewrites = 0  # in-place ops recorded on this tensor's memory; views then refresh grad_fn
 
     def __init__(self, data: Any, requires_grad: bool = False, dtype=None):
         if isinstance(data, Tensor):
@@ -48,7 +54,6 @@ class Tensor:
         self.data = array
         self.grad = None
         self.grad_fn = None
-        self._version = 0
         self._hooks = None
         self.requires_grad = False
         if requires_grad:
@@ -94,6 +99,20 @@ class Tensor:
     def dim(self) -> int:
         """Number of dimensions."""
         return self.data.ndim
+
+    @property
+    def _version(self) -> int:
+        """How many times this tensor's memory was changed in place (shared with its views)."""
+        counter = self._vc
+        return 0 if counter is None else counter[0]
+
+    @_version.setter
+    def _version(self, value: int) -> None:
+        counter = self._vc
+        if counter is None:
+            self._vc = [value]
+        else:
+            counter[0] = value
 
     @property
     def is_leaf(self) -> bool:
@@ -223,8 +242,14 @@ class Tensor:
         return self
 
     def detach(self) -> "Tensor":
-        """A tensor sharing the data but outside the graph (no grad_fn, no requires_grad)."""
-        return Tensor._make(self.data)
+        """A tensor sharing the data but outside the graph (no grad_fn, no requires_grad).
+
+        It shares the version counter too: changing it in place counts as changing this tensor,
+        so a backward that needs the old values raises instead of using the new ones.
+        """
+        alias = Tensor._make(self.data)
+        alias._vc = _counter(self)
+        return alias
 
     def detach_(self) -> "Tensor":
         """Cut this tensor out of the graph in place."""
@@ -282,34 +307,62 @@ class Tensor:
 
     # ----------------------------------------------------------------- in place
     def _inplace(self, op, *args) -> "Tensor":
-        """Apply ``op`` in place: true in-place on the array when nothing is recorded, otherwise
-        out of place with this tensor taking the new value and history (as PyTorch does)."""
+        """Apply ``op`` in place: the result is written into this tensor's memory (so every view
+        of it sees the change) and, when a gradient is recorded, the graph is rewritten the way
+        PyTorch's is: this tensor, or the base of the view it is, takes the new value's history.
+        """
+        data = self.data
+        if not data.flags.writeable:
+            raise RuntimeError(_unwritable_message(self))
+        base = self._base
+        owner = self if base is None else base
         recording = grad_mode._GradMode.enabled and (
-            self.requires_grad or any(isinstance(a, Tensor) and a.requires_grad for a in args)
+            owner.requires_grad or self.requires_grad
+            or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
-        if recording and self.requires_grad and self.grad_fn is None:
-            raise RuntimeError(
-                "a leaf tensor that requires grad is being used in an in-place operation. "
-                "Update parameters inside `with chainrule.no_grad():`, or use an out-of-place op."
-            )
         if not recording:
-            op(self, *args, out=self.data)
+            result = op(self, *args)
+            np.copyto(data, _conform(self, result, op).data)
             self._version += 1
             return self
+        if owner.requires_grad and owner.grad_fn is None:
+            what = "a view of a leaf tensor" if base is not None else "a leaf tensor"
+            raise RuntimeError(
+                f"{what} that requires grad is being used in an in-place operation. Update "
+                "parameters inside `with chainrule.no_grad():`, or use an out-of-place op "
+                "(y = x * 2 instead of x.mul_(2))."
+            )
+        if base is None:
+            # The op sees a private copy of the old value: its backward may need it, and the
+            # memory is about to be overwritten.
+            before = Tensor._make(data.copy(), self.grad_fn, self.requires_grad)
+            result = _conform(self, op(before, *args), op)
+            np.copyto(data, result.data)
+            self._adopt(result.grad_fn)
+        else:
+            base_before = Tensor._make(base.data, base.grad_fn, base.requires_grad)
+            view_before = _replay(base_before, self._view_steps)
+            view_before = Tensor._make(view_before.data.copy(), view_before.grad_fn,
+                                       view_before.requires_grad)
+            new_value = _conform(self, op(view_before, *args), op)
+            # CopySlices writes new_value into base's memory and stands for the whole new base.
+            new_base = _copy_slices(base_before, new_value, self._view_steps)
+            base._adopt(new_base.grad_fn)
+        owner._rewrites += 1
+        return self
+
+    def _adopt(self, grad_fn) -> None:
+        """Take ``grad_fn`` as this tensor's history after an in-place op (version bumped)."""
         old_fn = self.grad_fn
-        before = Tensor._make(self.data, old_fn, self.requires_grad)
-        if old_fn is not None and type(old_fn).saves_output:
-            old_fn._output_ref = weakref.ref(before)
-        result = op(before, *args)
-        self.data = result.data
-        self.grad_fn = result.grad_fn
+        self.grad_fn = grad_fn
         self.requires_grad = True
         self._version += 1
-        new_fn = self.grad_fn
-        if type(new_fn).saves_output:
-            new_fn._output_ref = weakref.ref(self)
-            new_fn._output_version = self._version
-        return self
+        if old_fn is not None and old_fn._retained is not None and old_fn._retained() is self:
+            grad_fn._retained, old_fn._retained = old_fn._retained, None
+        if type(grad_fn).saves_output:
+            grad_fn._output_ref = weakref.ref(self)
+            grad_fn._output_vc = _counter(self)
+            grad_fn._output_version = self._version
 
     def add_(self, other, alpha=1) -> "Tensor":
         """In place ``self += alpha * other``."""
@@ -402,18 +455,27 @@ class Tensor:
 
     def sum(self, dim=None, keepdim=False, **aliases): return _reduce.sum(self, dim, keepdim, **aliases)
     def mean(self, dim=None, keepdim=False, **aliases): return _reduce.mean(self, dim, keepdim, **aliases)
-    def max(self, dim=None, keepdim=False, **aliases): return _reduce.max(self, dim, keepdim, **aliases)
-    def min(self, dim=None, keepdim=False, **aliases): return _reduce.min(self, dim, keepdim, **aliases)
+    def max(self, dim=None, keepdim=False, **aliases):
+        if isinstance(dim, Tensor):  # PyTorch's max(other): the elementwise maximum
+            return _ew.maximum(self, dim)
+        return _reduce.max(self, dim, keepdim, **aliases)
+    def min(self, dim=None, keepdim=False, **aliases):
+        if isinstance(dim, Tensor):  # PyTorch's min(other): the elementwise minimum
+            return _ew.minimum(self, dim)
+        return _reduce.min(self, dim, keepdim, **aliases)
     def amax(self, dim=None, keepdim=False, **aliases): return _reduce.amax(self, dim, keepdim, **aliases)
     def amin(self, dim=None, keepdim=False, **aliases): return _reduce.amin(self, dim, keepdim, **aliases)
-    def var(self, dim=None, keepdim=False, **kwargs): return _reduce.var(self, dim, keepdim=keepdim, **kwargs)
-    def std(self, dim=None, keepdim=False, **kwargs): return _reduce.std(self, dim, keepdim=keepdim, **kwargs)
+    # PyTorch's var(dim, unbiased, keepdim): x.var(1, False) is the biased variance along dim 1.
+    def var(self, dim=None, unbiased=None, keepdim=False, **kwargs):
+        return _reduce.var(self, dim, unbiased, keepdim, **kwargs)
+    def std(self, dim=None, unbiased=None, keepdim=False, **kwargs):
+        return _reduce.std(self, dim, unbiased, keepdim, **kwargs)
     def logsumexp(self, dim=None, keepdim=False, **aliases): return _reduce.logsumexp(self, dim, keepdim, **aliases)
     def argmax(self, dim=None, keepdim=False, **aliases): return _reduce.argmax(self, dim, keepdim, **aliases)
     def argmin(self, dim=None, keepdim=False, **aliases): return _reduce.argmin(self, dim, keepdim, **aliases)
     def all(self, dim=None, keepdim=False): return _reduce.all(self, dim, keepdim)
     def any(self, dim=None, keepdim=False): return _reduce.any(self, dim, keepdim)
-    def norm(self, p=2, dim=None, keepdim=False): return _reduce.norm(self, p, dim, keepdim)
+    def norm(self, p="fro", dim=None, keepdim=False): return _reduce.norm(self, p, dim, keepdim)
 
     def reshape(self, *shape): return _shape.reshape(self, *shape)
     def view(self, *shape): return _shape.reshape(self, *shape)
@@ -435,6 +497,121 @@ class Tensor:
     def contiguous(self):
         """The tensor itself: NumPy handles any memory layout, so no copy is needed."""
         return self
+
+
+class _View(Tensor):
+    """A tensor that shares the memory of ``_base`` (basic slicing, reshape, transpose, expand,
+    squeeze, ...). ``_view_steps`` are the ops that remake it from the base: when an in-place op
+    rewrites the base's history (through the base or any of its views), a view takes its new
+    ``grad_fn`` from the base the next time it is used, as in PyTorch."""
+
+    _view_rewrites = 0
+
+    @property
+    def grad_fn(self):
+        if self._base._rewrites != self._view_rewrites:
+            self._refresh()
+        return self.__dict__.get("grad_fn")
+
+    @grad_fn.setter
+    def grad_fn(self, value) -> None:
+        self.__dict__["grad_fn"] = value
+
+    @property
+    def requires_grad(self) -> bool:
+        if self._base._rewrites != self._view_rewrites:
+            self._refresh()
+        return self.__dict__.get("requires_grad", False)
+
+    @requires_grad.setter
+    def requires_grad(self, value: bool) -> None:
+        self.__dict__["requires_grad"] = value
+
+    def _refresh(self) -> None:
+        base = self._base
+        self._view_rewrites = base._rewrites
+        if base.requires_grad:
+            previous = grad_mode._GradMode.enabled
+            grad_mode._GradMode.enabled = True
+            try:
+                remade = _replay(base, self._view_steps)
+            finally:
+                grad_mode._GradMode.enabled = previous
+            self.__dict__["grad_fn"] = remade.grad_fn
+            self.__dict__["requires_grad"] = True
+
+
+def _counter(tensor: Tensor) -> list:
+    """The tensor's version counter, created on first use."""
+    counter = tensor._vc
+    if counter is None:
+        counter = tensor._vc = [0]
+    return counter
+
+
+def _mark_view(result: Tensor, source: Tensor, step: tuple) -> None:
+    """Make ``result`` a view of ``source``'s base if its array really shares their memory."""
+    array = result.data
+    if array.base is None or _root(array) is not _root(source.data):
+        return  # the op had to copy (reshape of a non-contiguous array, advanced indexing)
+    base = source if source._base is None else source._base
+    result.__class__ = _View
+    result._vc = _counter(source)
+    result._base = base
+    result._view_steps = source._view_steps + (step,)
+    result._view_rewrites = base._rewrites
+
+
+def _root(array: np.ndarray) -> np.ndarray:
+    while isinstance(array.base, np.ndarray):
+        array = array.base
+    return array
+
+
+def _replay(tensor: Tensor, steps: tuple) -> Tensor:
+    """Apply the view ops ``steps`` to ``tensor`` again (recorded when a gradient is needed)."""
+    for function, params in steps:
+        tensor = function.apply(tensor, **params)
+    return tensor
+
+
+_INPLACE_NAMES = {"index_put": "x[index] = value", "copy_from": "copy_", "fill": "fill_",
+                  "clip": "clamp_"}
+
+
+def _conform(target: Tensor, result: Tensor, op) -> Tensor:
+    """``result`` checked to fit ``target``'s memory: same shape, and a dtype it can hold."""
+    name = _INPLACE_NAMES.get(op.__name__, op.__name__ + "_")
+    if result.shape != target.shape:
+        raise RuntimeError(
+            f"{name}: the result has shape {tuple(result.shape)}, but an in-place op cannot "
+            f"change the shape of a tensor of shape {tuple(target.shape)}. Use the out-of-place "
+            "form (x = x + y), which broadcasts to the larger shape."
+        )
+    if result.dtype != target.dtype:
+        if not np.can_cast(result.dtype, target.dtype, casting="same_kind"):
+            raise RuntimeError(
+                f"{name}: result type {result.dtype} can't be cast to the desired output type "
+                f"{target.dtype} of this tensor. Convert the tensor first (x = x.float()) or use "
+                "the out-of-place form."
+            )
+        result = result.to(target.dtype)
+    return result
+
+
+def _unwritable_message(tensor: Tensor) -> str:
+    array = tensor.data
+    if any(stride == 0 and size > 1 for stride, size in zip(array.strides, array.shape)):
+        return (
+            f"unsupported operation: more than one element of the written-to tensor (shape "
+            f"{tuple(tensor.shape)}) refers to a single memory location, as in an expand()ed "
+            "tensor. Call .clone() on it before the in-place operation."
+        )
+    return (
+        f"the tensor of shape {tuple(tensor.shape)} is read-only (its memory is a read-only "
+        "NumPy array, or a view of an expand()ed tensor). Call .clone() on it before the "
+        "in-place operation."
+    )
 
 
 class _Size(int):
@@ -486,6 +663,8 @@ from chainrule.ops import elementwise as _ew  # noqa: E402
 from chainrule.ops import linalg as _linalg  # noqa: E402
 from chainrule.ops import reduce as _reduce  # noqa: E402
 from chainrule.ops import shape as _shape  # noqa: E402
+
+_copy_slices = _shape.copy_slices
 
 
 def _share_docstrings() -> None:

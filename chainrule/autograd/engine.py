@@ -93,9 +93,14 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                 input_grads = (input_grads,)
             if check_anomaly:
                 anomaly.check_gradients(node, input_grads)
-            for edge, input_grad in zip(node.next, input_grads):
+            inputs_of_node = node.inputs
+            for position, (edge, input_grad) in enumerate(zip(node.next, input_grads)):
                 if edge is None or input_grad is None:
                     continue
+                expected = inputs_of_node[position].data
+                if input_grad.shape != expected.shape or input_grad.dtype != expected.dtype:
+                    raise RuntimeError(_bad_gradient_message(node, position, input_grad,
+                                                             expected))
                 table = node_grads if isinstance(edge, Function) else leaf_grads
                 previous = table.get(edge)
                 table[edge] = input_grad if previous is None else previous + input_grad
@@ -134,6 +139,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
         else:
             tensor.grad = tensor.grad + grad
     return None
+
+
+def _bad_gradient_message(node, position: int, grad, expected: np.ndarray) -> str:
+    return (
+        f"{node.name()} returned a gradient of shape {tuple(grad.shape)} and dtype {grad.dtype} "
+        f"for its input {position}, which has shape {tuple(expected.shape)} and dtype "
+        f"{expected.dtype}. A gradient must match its input exactly: this is a bug in "
+        f"{type(node).__name__}.backward (sum over broadcast dimensions with unbroadcast, and "
+        "cast to the input's dtype)."
+    )
 
 
 def _run_leaf_hooks(tensor, grad):

@@ -78,6 +78,7 @@ class Function:
         if cls.saves_output:
             self._output_data = out
             self._output_ref = weakref.ref(result)
+            result._vc = self._output_vc = [0]
             self._output_version = 0
         if anomaly._enabled:
             self._trace = traceback.extract_stack()[:-3]
@@ -88,6 +89,11 @@ class Function:
 
     def backward(self, grad_output):
         raise NotImplementedError(f"{type(self).__name__} does not define backward")
+
+    def needed_inputs(self):
+        """Positions of the inputs whose values backward reads (all, unless an op says less:
+        ``a * b`` needs ``a`` only for ``b``'s gradient). Only these must not change in place."""
+        return range(len(self.inputs))
 
     @property
     def needs_input_grad(self) -> tuple[bool, ...]:
@@ -100,8 +106,8 @@ class Function:
         out = self._output_ref()
         if out is None:
             out = _wrap_node(self._output_data, self)
+            out._vc = self._output_vc
             self._output_ref = weakref.ref(out)
-            self._output_version = out._version
         return out
 
     def _check_saved(self) -> None:
@@ -114,14 +120,14 @@ class Function:
                 "backward() (or grad()) if you need to go through the graph twice."
             )
         if type(self).needs_inputs:
+            needed = self.needed_inputs()
             for position, (tensor, version) in enumerate(zip(self.inputs, self._versions)):
-                if tensor._version != version:
-                    raise RuntimeError(_inplace_message(name, f"input {position}", tensor,
-                                                        version))
-        if type(self).saves_output:
-            out = self._output_ref()
-            if out is not None and out._version != self._output_version:
-                raise RuntimeError(_inplace_message(name, "output", out, self._output_version))
+                if tensor._version != version and position in needed:
+                    raise RuntimeError(_inplace_message(name, f"input {position}", tensor.shape,
+                                                        tensor._version, version))
+        if type(self).saves_output and self._output_vc[0] != self._output_version:
+            raise RuntimeError(_inplace_message(name, "output", self._output_data.shape,
+                                                self._output_vc[0], self._output_version))
 
     def _release(self) -> None:
         """Drop what backward needed, so memory is freed after a backward without retain_graph."""
@@ -144,13 +150,27 @@ class Function:
         return f"<{self.name()}>"
 
 
-def _inplace_message(op_name: str, which: str, tensor, version: int) -> str:
+class ViewFunction(Function):
+    """An op whose output can share its input's memory: reshape, permute, expand, basic
+    indexing. When it does, the output becomes a view of the input's base: the two share one
+    version counter, and an in-place op through either is seen by both (and by the graph).
+    """
+
+    @classmethod
+    def apply(cls, x, **params):
+        result = super().apply(x, **params)
+        _mark_view(result, x, (cls, params))
+        return result
+
+
+def _inplace_message(op_name: str, which: str, shape, version: int, expected: int) -> str:
     return (
         f"one of the tensors needed for gradient computation has been modified by an in-place "
-        f"operation: the {which} of {op_name}, a tensor of shape {tuple(tensor.shape)}, is at "
-        f"version {tensor._version}; expected version {version} instead. Use an out-of-place "
-        "operation (y = y * 2 instead of y.mul_(2)), or .clone() the tensor before changing it."
+        f"operation: the {which} of {op_name}, a tensor of shape {tuple(shape)}, is at "
+        f"version {version}; expected version {expected} instead. Use an out-of-place "
+        "operation (y = y * 2 instead of y.mul_(2)), or .clone() the tensor before changing it "
+        "(a view or a detach()ed alias shares its memory and version with the original)."
     )
 
 
-from chainrule.tensor import _wrap, _wrap_node  # noqa: E402  (tensor.py imports this module)
+from chainrule.tensor import _mark_view, _wrap, _wrap_node  # noqa: E402  (tensor.py imports us)

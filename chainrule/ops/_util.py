@@ -25,24 +25,93 @@ def as_tensor(value, like: Tensor | None = None) -> Tensor:
     return Tensor._make(backend.as_array(value))
 
 
-def operands(a, b) -> tuple[Tensor, Tensor]:
-    """Both operands of a binary op as tensors of compatible dtypes.
+def _promote(a: np.dtype, b: np.dtype) -> np.dtype:
+    """PyTorch's ``promote_types``: a float with an integer is that float; else NumPy's rule."""
+    if a == b:
+        return a
+    if a.kind == "f" and b.kind in "biu":
+        return a
+    if b.kind == "f" and a.kind in "biu":
+        return b
+    return np.promote_types(a, b)
 
-    A float tensor with an integer tensor computes in the float dtype (as PyTorch; NumPy would
-    give float64). Bool operands are left as they are: NumPy promotes them without a copy.
+
+_CATEGORY = {"b": 0, "u": 1, "i": 1, "f": 2, "c": 3}
+
+
+def _combine(higher, lower):
+    """The dtype of operands of a higher priority ``higher`` with those of ``lower``."""
+    if higher is None:
+        return lower
+    if lower is None or _CATEGORY[higher.kind] >= _CATEGORY[lower.kind]:
+        return higher
+    return _promote(higher, lower)
+
+
+_SCALAR_DTYPE = {bool: backend.bool_, int: backend.int64, float: backend.float32}
+
+
+def result_type(*values) -> np.dtype:
+    """The dtype of an op on ``values`` by PyTorch's promotion rules.
+
+    Tensors with dimensions decide over 0-d tensors, and those over Python scalars, unless the
+    lower-priority operand is of a higher category (bool < integer < floating): float32 with a
+    0-d float64 tensor is float32, int32 with a Python int stays int32, an integer tensor with a
+    Python float gives float32 (the default float dtype) and with a 0-d float64 tensor float64.
+    """
+    dimensioned = zero_dim = scalars = None
+    for value in values:
+        if isinstance(value, Tensor):
+            dtype = value.data.dtype
+            if value.data.ndim:
+                dimensioned = dtype if dimensioned is None else _promote(dimensioned, dtype)
+            else:
+                zero_dim = dtype if zero_dim is None else _promote(zero_dim, dtype)
+            continue
+        if isinstance(value, (bool, np.bool_)):
+            dtype = backend.bool_
+        elif isinstance(value, numbers.Integral):
+            dtype = backend.int64
+        elif isinstance(value, numbers.Real):
+            dtype = backend.float32
+        else:
+            dtype = as_tensor(value).data.dtype
+            dimensioned = dtype if dimensioned is None else _promote(dimensioned, dtype)
+            continue
+        scalars = dtype if scalars is None else _promote(scalars, dtype)
+    return _combine(dimensioned, _combine(zero_dim, scalars))
+
+
+def operands(a, b) -> tuple[Tensor, Tensor]:
+    """Both operands of a binary op as tensors of the dtype PyTorch's promotion gives them.
+
+    See ``result_type``: a float32 tensor times a float64 scalar tensor stays float32, an
+    int32 tensor plus a Python int stays int32, and a float tensor with an integer one computes in
+    the float dtype (NumPy would give float64).
     """
     if isinstance(a, Tensor) and isinstance(b, Tensor) and a.data.dtype is b.data.dtype:
         return a, b
-    if not isinstance(a, Tensor):
-        a = as_tensor(a, b if isinstance(b, Tensor) else None)
-    if not isinstance(b, Tensor):
-        b = as_tensor(b, a)
-    kind_a, kind_b = a.data.dtype.kind, b.data.dtype.kind
-    if kind_a == "f" and kind_b in "iu":
-        b = Tensor._make(b.data.astype(a.data.dtype))
-    elif kind_b == "f" and kind_a in "iu":
-        a = Tensor._make(a.data.astype(b.data.dtype))
-    return a, b
+    if not isinstance(a, Tensor) and not _is_scalar(a):
+        a = as_tensor(a)
+    if not isinstance(b, Tensor) and not _is_scalar(b):
+        b = as_tensor(b)
+    dtype = result_type(a, b)
+    return _as_dtype(a, dtype), _as_dtype(b, dtype)
+
+
+def _is_scalar(value) -> bool:
+    return isinstance(value, (numbers.Number, np.generic))
+
+
+def _as_dtype(value, dtype: np.dtype) -> Tensor:
+    if not isinstance(value, Tensor):
+        try:
+            return Tensor._make(np.asarray(value, dtype=dtype))
+        except OverflowError:  # -1 for uint8: wraps around, as PyTorch's integer arithmetic
+            return Tensor._make(np.asarray(value).astype(dtype))
+    if value.data.dtype != dtype:
+        return value.to(dtype)
+    return value
 
 
 # Below these exponents exp() gives subnormals and sets the underflow flag, which raises under

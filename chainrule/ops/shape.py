@@ -6,8 +6,10 @@ import numbers
 
 import numpy as np
 
-from chainrule.autograd.function import Function
-from chainrule.ops._util import as_tensor, broadcast_shapes, normalize_dims, unbroadcast
+from chainrule.autograd.function import Function, ViewFunction
+from chainrule.ops._util import (
+    as_tensor, broadcast_shapes, normalize_dims, result_type, unbroadcast,
+)
 from chainrule.tensor import Tensor
 
 
@@ -18,7 +20,7 @@ def _shape_arg(shape) -> tuple:
     return tuple(int(s) for s in shape)
 
 
-class Reshape(Function):
+class Reshape(ViewFunction):
     """Same data, new shape;  the gradient is reshaped back."""
 
     needs_inputs = False
@@ -65,7 +67,7 @@ def flatten(x, start_dim: int = 0, end_dim: int = -1) -> Tensor:
     return reshape(x, x.shape[:start] + (merged,) + x.shape[end + 1:])
 
 
-class Permute(Function):
+class Permute(ViewFunction):
     """Reorder dimensions;  the gradient is permuted back with the inverse order."""
 
     needs_inputs = False
@@ -131,7 +133,7 @@ def unsqueeze(x, dim: int) -> Tensor:
     return reshape(x, x.shape[:axis] + (1,) + x.shape[axis:])
 
 
-class Expand(Function):
+class Expand(ViewFunction):
     """Broadcast to a larger shape without copying;  the gradient is summed back."""
 
     needs_inputs = False
@@ -233,7 +235,7 @@ def cat(tensors, dim: int = 0) -> Tensor:
                 f"cat: tensor {position} has shape {tuple(t.shape)}, which does not match "
                 f"tensor 0's {tuple(first.shape)} outside dimension {axis}"
             )
-    dtype = np.result_type(*[t.data.dtype for t in tensors])
+    dtype = result_type(*tensors)
     tensors = [t if t.dtype == dtype else t.to(dtype) for t in tensors]
     return Cat.apply(*tensors, axis=axis)
 
@@ -344,7 +346,7 @@ def _is_advanced(index) -> bool:
     return any(isinstance(i, np.ndarray) and i.dtype.kind in "iu" for i in items)
 
 
-class GetItem(Function):
+class GetItem(ViewFunction):
     """x[index];  the gradient is scattered back (summed where an index repeats)."""
 
     needs_inputs = False
@@ -352,7 +354,10 @@ class GetItem(Function):
 
     def forward(self, x, index=None):
         self.saved = (x.shape, index)
-        return x[index]
+        out = x[index]
+        if not isinstance(out, np.ndarray):  # one element: a 0-d view, as PyTorch's x[i, j]
+            out = x[(index if isinstance(index, tuple) else (index,)) + (Ellipsis,)]
+        return out
 
     def backward(self, grad_output):
         shape, index = self.saved
@@ -412,13 +417,54 @@ class IndexPut(Function):
         return grad_x, grad_value
 
 
-def index_put(x, index, value, out=None) -> Tensor:
-    """``x`` with the elements at ``index`` replaced by ``value`` (in place with ``out``)."""
+def index_put(x, index, value) -> Tensor:
+    """``x`` with the elements at ``index`` replaced by ``value`` (``x[index] = value``)."""
     index = _normalize_index(index)
-    if out is not None:
-        out[index] = value.data if isinstance(value, Tensor) else value
-        return out
     value = as_tensor(value, x)
     if value.dtype != x.dtype:
         value = value.to(x.dtype)
     return IndexPut.apply(x, value, index=index)
+
+
+class CopySlices(Function):
+    """``base`` with the view that ``steps`` make of it replaced by ``value``.
+
+    The graph node of an in-place op through a view: the base's new value is its old value
+    outside the view and the op's result inside. With ``inplace`` the write goes into ``base``'s
+    own memory (the tensor being changed); otherwise into a copy (its use in backward).
+    base's gradient is the output gradient with the view zeroed; value's is the view of it.
+    """
+
+    needs_inputs = False
+    saved_is_metadata = True
+
+    def forward(self, base, value, steps=(), inplace=False):
+        self.saved = steps
+        out = base if inplace else np.copy(base, order="K")
+        region = out
+        for function, params in steps:
+            region = object.__new__(function).forward(region, **params)
+        if not np.may_share_memory(region, out):
+            raise RuntimeError(
+                "an in-place op through this view cannot be written back to its base (the view "
+                "is a copy of the base's memory layout). Use an out-of-place op instead."
+            )
+        region[...] = value
+        return out
+
+    def backward(self, grad_output):
+        steps = self.saved
+        grad_base = grad_value = None
+        if self.next[0] is not None:
+            zero = Tensor._make(np.zeros((), dtype=grad_output.dtype))
+            grad_base = CopySlices.apply(grad_output, zero, steps=steps)
+        if self.next[1] is not None:
+            grad_value = grad_output
+            for function, params in steps:
+                grad_value = function.apply(grad_value, **params)
+        return grad_base, grad_value
+
+
+def copy_slices(base: Tensor, value: Tensor, steps: tuple) -> Tensor:
+    """Write ``value`` into the view ``steps`` make of ``base``, in ``base``'s memory."""
+    return CopySlices.apply(base, value, steps=steps, inplace=True)
