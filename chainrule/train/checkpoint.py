@@ -13,13 +13,15 @@ so loading one never runs code.
 
 Every write is atomic: the bytes go to a temporary file in the same folder, are flushed and
 fsync'ed, and ``os.replace`` puts the file in place, so a crash or Ctrl-C during a save leaves
-the previous file intact and no temporary behind. Every read checks the header, the format and
-a SHA-256 checksum of the arrays, and raises ``CheckpointError`` naming the file and the
-problem.
+the previous file intact and no temporary behind. A SHA-256 checksum covers the arrays and the
+metadata. Every read checks the file, the checksum, the content's structure and types and,
+when loading into objects, that everything fits them, before anything is changed; any problem
+is a ``CheckpointError`` naming the file and the problem.
 """
 
 from __future__ import annotations
 
+import copy
 import json
 from collections import OrderedDict
 from pathlib import Path
@@ -27,10 +29,10 @@ from typing import Any, Iterable
 
 import numpy as np
 
-from chainrule.train.rng import rng_state, set_rng_state
+from chainrule.train.rng import _loader_generators, rng_state, set_rng_state
 from chainrule.train.storage import (
-    FORMAT, CheckpointError, _checksum, _contiguous, _decode, _encode, _read, _serialize,
-    _write_atomic, write_file,
+    FORMAT, VERSION, CheckpointError, _check_content, _contiguous, _decode, _encode, _expect,
+    _is_number, _parse_json, _read, _serialize, _short, _write_atomic, write_file,
 )
 
 __all__ = [
@@ -38,7 +40,7 @@ __all__ = [
     "checkpoint_bytes", "write_file", "rng_state", "set_rng_state",
 ]
 
-FORMAT_VERSION = "1"
+FORMAT_VERSION = VERSION
 _MODEL_PREFIX = "model/"
 
 
@@ -78,34 +80,58 @@ def save(model_or_state_dict: Any, path: str | Path,
     tensors = _state_of(model_or_state_dict)
     meta = {str(k): str(v) for k, v in (metadata or {}).items()}
     meta.update(format=FORMAT, kind="weights", version=FORMAT_VERSION,
-                sha256=_checksum(tensors), keys=json.dumps(list(tensors)))
+                keys=json.dumps(list(tensors)))
     _write_atomic(Path(path), _serialize(dict(tensors), meta))
 
 
 def load(path: str | Path) -> dict[str, np.ndarray]:
     """Read the arrays of a weights file (or the model weights of a full checkpoint).
 
+    Any safetensors file is read; a chainrule one's checksum and list of names are checked.
+
     Returns:
         name → NumPy array, ready for ``model.load_state_dict``.
 
     Raises:
-        CheckpointError: the file is missing, truncated, corrupt or not safetensors.
+        CheckpointError: the file is missing, truncated, corrupt, altered or not safetensors.
     """
     tensors, metadata = _read(path)
-    if metadata.get("format") == FORMAT and metadata.get("kind") == "checkpoint":
-        return read_checkpoint(path)["model"]
-    return _in_saved_order(tensors, metadata.get("keys"))
-
-
-def _in_saved_order(tensors: dict[str, np.ndarray], keys_json: str | None) -> dict:
-    """safetensors sorts its tensors; give them back in the order they were saved."""
+    if metadata.get("format") != FORMAT:
+        return dict(tensors)  # a foreign safetensors file: safetensors sorts its names
+    kind = metadata.get("kind")
+    if kind == "checkpoint":
+        try:
+            content = _parse_json(metadata.get("content"))
+        except ValueError as error:
+            raise CheckpointError(f"{path}: the checkpoint's content is damaged: {error}"
+                                  ) from None
+        model_keys = content.get("model_keys") if isinstance(content, dict) else None
+        return _model_state(path, tensors, model_keys)
+    if kind != "weights":
+        raise CheckpointError(f"{path}: unknown kind of chainrule file {kind!r} (expected "
+                              "'weights' or 'checkpoint'); the file is damaged")
     try:
-        keys = json.loads(keys_json) if keys_json else []
-    except ValueError:
-        keys = []
-    if sorted(keys) != sorted(tensors):
-        return dict(tensors)
-    return {key: tensors[key] for key in keys}
+        keys = _parse_json(metadata.get("keys"))
+    except ValueError as error:
+        raise CheckpointError(f"{path}: the list of weight names is damaged: {error}") from None
+    return {key: tensors[key] for key in _saved_order(path, keys, tensors, "keys")}
+
+
+def _saved_order(path: Any, keys: Any, names: Iterable[str], entry: str) -> list[str]:
+    """``keys`` (the names in the order they were saved; safetensors sorts them), checked."""
+    names = set(names)
+    if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)
+            and len(set(keys)) == len(keys) and set(keys) == names):
+        raise CheckpointError(f"{path}: the saved list of weight names ({entry} = {_short(keys)})"
+                              f" does not match the {len(names)} arrays the file holds; the "
+                              "file is damaged or was not written by chainrule")
+    return keys
+
+
+def _model_state(path: Any, tensors: dict[str, np.ndarray], keys: Any) -> dict:
+    model = {name[len(_MODEL_PREFIX):]: array for name, array in tensors.items()
+             if name.startswith(_MODEL_PREFIX)}
+    return {key: model[key] for key in _saved_order(path, keys, model, "model_keys")}
 
 
 # ---------------------------------------------------------------------- full checkpoints
@@ -166,19 +192,23 @@ def checkpoint_bytes(model: Any, optimizer: Any = None, scheduler: Any = None, e
 
     metadata = {
         "format": FORMAT, "kind": "checkpoint", "version": FORMAT_VERSION,
-        "chainrule_version": __version__, "sha256": _checksum(tensors),
-        "content": json.dumps(encoded, allow_nan=False),
+        "chainrule_version": __version__, "content": json.dumps(encoded, allow_nan=False),
     }
     return _serialize(tensors, metadata)
 
 
 def read_checkpoint(path: str | Path) -> dict:
-    """The content of a full checkpoint as plain data, without applying it to anything.
+    """The content of a full checkpoint as plain data, checked, without applying it to anything.
 
     Returns:
         a dict with ``model`` (state_dict), ``optimizer``, ``scheduler`` (``{"class",
         "state"}`` or None), ``epoch``, ``step``, ``history`` (rows), ``callbacks``, ``rng`` and
         ``extra``.
+
+    Raises:
+        CheckpointError: the file is not a readable chainrule checkpoint of this format, its
+            checksum fails, or its content is not what ``save_checkpoint`` writes (missing
+            entries, wrong types, a random state that cannot be set, ...).
     """
     tensors, metadata = _read(path)
     if metadata.get("format") != FORMAT:
@@ -189,34 +219,51 @@ def read_checkpoint(path: str | Path) -> dict:
         raise CheckpointError(f"{path} holds model weights only (kind={metadata.get('kind')!r}), "
                               "not a full training checkpoint; load it with chainrule.load, or "
                               "resume from a checkpoint.safetensors file")
-    if metadata.get("version") != FORMAT_VERSION:
-        raise CheckpointError(f"{path} has checkpoint format version {metadata.get('version')!r}"
-                              f"; this chainrule reads version {FORMAT_VERSION}")
+    if metadata.get("version") != FORMAT_VERSION:  # _read lets version 1 through, for weights
+        raise CheckpointError(
+            f"{path} was written by an older chainrule (checkpoint format version "
+            f"{metadata.get('version')!r}), whose checksum does not cover the training state "
+            "(optimizer, scheduler, epoch, random generators), so that state cannot be trusted. "
+            "Its weights are still verified: load them with "
+            "model.load_state_dict(chainrule.load(path)) and re-save a checkpoint with this "
+            "chainrule (save_checkpoint)")
+    used: set[str] = set()
     try:
-        content = _decode(json.loads(metadata["content"]), tensors)
-    except (KeyError, ValueError, TypeError) as error:
-        raise CheckpointError(f"{path}: the checkpoint's JSON content is damaged ({error})"
-                              ) from None
-    model_state = {k[len(_MODEL_PREFIX):]: v for k, v in tensors.items()
-                   if k.startswith(_MODEL_PREFIX)}
-    order = content.get("model_keys") or []
-    if sorted(order) == sorted(model_state):
-        model_state = {key: model_state[key] for key in order}
-    content["model"] = model_state
+        content = _decode(_parse_json(metadata.get("content")), tensors, used)
+    except (ValueError, RecursionError) as error:
+        reason = "it is nested too deeply" if isinstance(error, RecursionError) else error
+        raise CheckpointError(f"{path}: the checkpoint's content is damaged: {reason}") from None
+    try:
+        _check_content(content)
+        stray = sorted(name for name in tensors if not name.startswith(_MODEL_PREFIX)
+                       and name not in used)
+        _expect(not stray, "the arrays", "all referred to by the content", stray)
+    except ValueError as error:
+        raise CheckpointError(f"{path}: the checkpoint's content is malformed: {error}. It was "
+                              "not written by chainrule's save_checkpoint, or was edited; use "
+                              "another checkpoint") from None
+    content["model"] = _model_state(path, tensors, content["model_keys"])
     content["path"] = str(path)
     return content
 
 
+# ---------------------------------------------------------------------- fitting the objects
 def check_state_dict(path: str | Path, model: Any, state: dict[str, np.ndarray]) -> None:
-    """Raise ``CheckpointError`` naming every missing, unexpected or mis-shaped key."""
+    """Raise ``CheckpointError`` naming every missing, unexpected, mis-shaped or mis-typed key."""
     own = model.state_dict()
     missing = [k for k in own if k not in state]
     unexpected = [k for k in state if k not in own]
+    common = [k for k in own if k in state]
     mismatched = [f"{k} (checkpoint {tuple(state[k].shape)}, model {tuple(own[k].shape)})"
-                  for k in own if k in state and tuple(state[k].shape) != tuple(own[k].shape)]
+                  for k in common if tuple(state[k].shape) != tuple(own[k].shape)]
+    retyped = [f"{k} (checkpoint {state[k].dtype}, model {own[k].dtype})"
+               for k in common if np.asarray(state[k]).dtype != own[k].dtype]
     problems = []
     if mismatched:
         problems.append("shape mismatch for " + ", ".join(mismatched))
+    if retyped:
+        problems.append("dtype mismatch for " + ", ".join(retyped) + " (convert the model "
+                        "first, e.g. model.double(), to load it exactly)")
     if missing:
         problems.append("missing keys " + ", ".join(missing))
     if unexpected:
@@ -227,6 +274,122 @@ def check_state_dict(path: str | Path, model: Any, state: dict[str, np.ndarray])
                               "architecture as when the checkpoint was saved")
 
 
+def _fits(saved: Any, own: Any) -> bool:
+    """Whether ``saved`` can stand where ``own`` stands now: numbers for numbers (not bools),
+    sequences of the same length, ...; anything may replace None."""
+    if own is None:
+        return True
+    if _is_number(own):
+        return _is_number(saved)
+    if isinstance(own, (list, tuple)):
+        return (isinstance(saved, (list, tuple)) and len(saved) == len(own)
+                and all(_fits(s, o) for s, o in zip(saved, own)))
+    if isinstance(own, dict):
+        return isinstance(saved, dict)
+    return type(saved) is type(own)
+
+
+def _check_kind(path: Any, name: str, saved: dict | None, target: Any) -> None:
+    kind = type(target).__name__
+    if saved is None:
+        raise CheckpointError(f"{path} holds no {name} state, but a {name} was given; pass "
+                              f"{name}=None to load without it")
+    if saved["class"] != kind:
+        raise CheckpointError(f"{path} holds the state of a {saved['class']} {name}, not of "
+                              f"a {kind}; use the same {name} to resume")
+
+
+def _check_option(path: Any, where: str, key: str, saved: Any, own: Any, kind: str) -> None:
+    if not _fits(saved, own):
+        raise CheckpointError(f"{path}: {where} {key!r} is {_short(saved)} "
+                              f"({type(saved).__name__}), which cannot replace this {kind}'s "
+                              f"{_short(own)}; the file was edited or belongs to another {kind}")
+
+
+def _dry_run(path: Any, name: str, target: Any, state: dict) -> None:
+    """Load ``state`` into a copy of ``target`` so that its own checks run and the target stays
+    as it is (optimizers' and schedulers' ``load_state_dict`` replace attributes rather than
+    change them, so a shallow copy, with its own parameter groups, is enough)."""
+    probe = copy.copy(target)
+    if hasattr(target, "param_groups"):
+        probe.param_groups = [dict(group) for group in target.param_groups]
+    try:
+        probe.load_state_dict(state)
+    except (ValueError, TypeError, KeyError, IndexError, AttributeError) as error:
+        raise CheckpointError(f"{path}: the {name} state does not fit this "
+                              f"{type(target).__name__}: {error}") from None
+
+
+def _check_optimizer(path: Any, saved: dict | None, optimizer: Any) -> None:
+    _check_kind(path, "optimizer", saved, optimizer)
+    kind = type(optimizer).__name__
+    groups, own_groups = saved["state"]["param_groups"], optimizer.param_groups
+    if len(groups) != len(own_groups):
+        raise CheckpointError(f"{path} holds {len(groups)} parameter groups of {kind} state, but "
+                              f"this {kind} has {len(own_groups)}; build it with the same "
+                              "parameter groups as when the checkpoint was saved")
+    for number, (group, own) in enumerate(zip(groups, own_groups)):
+        if len(group["params"]) != len(own["params"]):
+            raise CheckpointError(f"{path}: parameter group {number} holds the state of "
+                                  f"{len(group['params'])} parameters, but this {kind}'s group "
+                                  f"{number} has {len(own['params'])}")
+        options = set(group) - {"params", "initial_lr"}  # schedulers add initial_lr
+        own_options = set(own) - {"params", "initial_lr"}
+        if options != own_options:
+            raise CheckpointError(
+                f"{path}: parameter group {number} has the options {sorted(options)}, but a "
+                f"{kind} has {sorted(own_options)} (missing {sorted(own_options - options)}, "
+                f"unexpected {sorted(options - own_options)}); the file was edited or written "
+                "by another version")
+        for key in sorted(options | ({"initial_lr"} & set(group))):
+            own_value = own.get(key, 0.0)  # an initial_lr this group lacks: any number
+            _check_option(path, f"parameter group {number}'s option", key, group[key],
+                          own_value, kind)
+    _dry_run(path, "optimizer", optimizer, saved["state"])
+
+
+def _check_scheduler(path: Any, saved: dict | None, scheduler: Any, optimizer: Any) -> None:
+    if scheduler is None:
+        if saved is not None and optimizer is not None:
+            raise CheckpointError(
+                f"{path} holds the state of a {saved['class']} scheduler, but no scheduler was "
+                "given: resuming without it would silently keep the learning rate fixed. Pass "
+                f"a {saved['class']} built as when the checkpoint was saved, or, to drop the "
+                "schedule on purpose, load the optimizer alone: "
+                "optimizer.load_state_dict(read_checkpoint(path)['optimizer']['state'])")
+        return
+    if optimizer is None:
+        raise CheckpointError(f"{path}: a scheduler is restored together with the optimizer "
+                              "whose learning rates it sets; pass that optimizer too")
+    if getattr(scheduler, "optimizer", optimizer) is not optimizer:
+        raise CheckpointError(f"{path}: the scheduler given was built over another optimizer "
+                              "than the one given; pass the optimizer it schedules")
+    _check_kind(path, "scheduler", saved, scheduler)
+    kind = type(scheduler).__name__
+    state, own = saved["state"], scheduler.state_dict()
+    if set(state) != set(own):
+        raise CheckpointError(f"{path}: the {kind} state has the entries {sorted(state)}, but a "
+                              f"{kind} has {sorted(own)} (missing {sorted(set(own) - set(state))}"
+                              f", unexpected {sorted(set(state) - set(own))})")
+    for key in sorted(own):
+        _check_option(path, "the scheduler state", key, state[key], own[key], kind)
+    _dry_run(path, "scheduler", scheduler, state)
+
+
+def _check_loaders(path: Any, saved: list, loaders: list) -> None:
+    if loaders and len(saved) != len(loaders):
+        raise CheckpointError(f"{path} holds the state of {len(saved)} data loader(s) but "
+                              f"{len(loaders)} were given to restore")
+    for number, (loader, state) in enumerate(zip(loaders, saved)):
+        kinds = [type(g.bit_generator).__name__ for g in _loader_generators(loader)]
+        if kinds != [g["bit_generator"] for g in state["generators"]]:
+            raise CheckpointError(
+                f"{path} holds {len(state['generators'])} transform generator(s) for data "
+                f"loader {number}, which now has {len(kinds)} ({', '.join(kinds) or 'none'}); "
+                "build the loader with the same transforms as when the checkpoint was saved")
+
+
+# ---------------------------------------------------------------------- loading
 def load_checkpoint(path: str | Path, model: Any = None, optimizer: Any = None,
                     scheduler: Any = None, loaders: Iterable[Any] = (),
                     callbacks: Iterable[Any] = (), restore_rng: bool = True) -> dict:
@@ -234,41 +397,85 @@ def load_checkpoint(path: str | Path, model: Any = None, optimizer: Any = None,
 
     The model's weights, the optimizer's and scheduler's state, the callbacks' state and (with
     ``restore_rng``) every random generator are restored, so that training continues exactly as
-    if it had not stopped.
+    if it had not stopped. Everything is checked before anything changes, and a load that fails
+    part-way puts everything back: after a ``CheckpointError`` the objects are as they were.
+
+    What must be given, as in PyTorch: objects left out (``None``) are not touched, so
+    ``load_checkpoint(path, model)`` loads the weights alone. A scheduler needs its optimizer.
+    A given object whose state the file lacks is an error, and so is a file with a scheduler's
+    state loaded with an optimizer but no scheduler (resuming would silently train at a fixed
+    rate; to do that on purpose, load the optimizer's state from ``read_checkpoint``). Weights
+    must match the model in names, shapes and dtypes (no silent casts).
 
     Returns:
         the checkpoint's content (see ``read_checkpoint``), with ``history`` as a ``History``.
 
     Raises:
-        CheckpointError: the file is truncated, corrupt or not a checkpoint, or its shapes or
-            optimizer do not match (the message names the keys that differ).
+        CheckpointError: the file is missing, truncated, corrupt, altered or not a checkpoint,
+            its content is malformed, or it does not fit the objects (the message says which
+            names, shapes, classes or options differ).
     """
     from chainrule.train.history import History
 
     content = read_checkpoint(path)
+    loaders = list(loaders)
+    callbacks = [c for c in callbacks if hasattr(c, "load_state_dict")]
     if model is not None:
         check_state_dict(path, model, content["model"])
-        model.load_state_dict(content["model"])
-    for name, target in (("optimizer", optimizer), ("scheduler", scheduler)):
-        if target is None:
-            continue
-        saved = content.get(name)
-        if saved is None:
-            raise CheckpointError(f"{path} holds no {name} state, but a {name} was given")
-        if saved["class"] != type(target).__name__:
-            raise CheckpointError(f"{path} holds the state of a {saved['class']} {name}, not of "
-                                  f"a {type(target).__name__}; use the same {name} to resume")
-        try:
-            target.load_state_dict(saved["state"])
-        except (ValueError, KeyError, TypeError) as error:
-            raise CheckpointError(f"{path}: the {name} state does not fit: {error}") from None
-    saved_callbacks = {(c["class"], i): c["state"] for i, c in enumerate(content["callbacks"])}
-    with_state = [c for c in callbacks if hasattr(c, "load_state_dict")]
-    for position, callback in enumerate(with_state):
-        key = (type(callback).__name__, position)
-        if key in saved_callbacks:
-            callback.load_state_dict(saved_callbacks[key])
+    if optimizer is not None:
+        _check_optimizer(path, content["optimizer"], optimizer)
+    _check_scheduler(path, content["scheduler"], scheduler, optimizer)
     if restore_rng:
-        set_rng_state(content["rng"], loaders)
+        _check_loaders(path, content["rng"]["loaders"], loaders)
+    _apply(path, content, model, optimizer, scheduler, callbacks, loaders, restore_rng)
     content["history"] = History(content["history"] or [])
     return content
+
+
+def _apply(path: Any, content: dict, model: Any, optimizer: Any, scheduler: Any,
+           callbacks: list, loaders: list, restore_rng: bool) -> None:
+    """Load the checked content; if a part still fails (a callback's own load_state_dict),
+    undo the parts done and raise."""
+    undo: list = []
+    part = "the model"
+    try:
+        if model is not None:
+            weights = model.state_dict()
+            undo.append(lambda: model.load_state_dict(weights))
+            model.load_state_dict(content["model"])
+        for name, target in (("optimizer", optimizer), ("scheduler", scheduler)):
+            if target is not None:
+                part = f"the {name}"
+                undo.append(_attributes_restorer(target))
+                target.load_state_dict(content[name]["state"])
+        saved = {(c["class"], i): c["state"] for i, c in enumerate(content["callbacks"])}
+        for position, callback in enumerate(callbacks):
+            part = f"the {type(callback).__name__} callback (position {position})"
+            if (type(callback).__name__, position) in saved:
+                undo.append(_attributes_restorer(callback))
+                callback.load_state_dict(saved[(type(callback).__name__, position)])
+        if restore_rng:
+            part = "the random generators"
+            before = rng_state(loaders)
+            undo.append(lambda: set_rng_state(before, loaders))
+            set_rng_state(content["rng"], loaders)
+    except BaseException as error:  # also Ctrl-C: never leave a half-loaded state behind
+        for step in reversed(undo):
+            step()
+        if not isinstance(error, Exception):
+            raise
+        raise CheckpointError(f"{path}: the state of {part} could not be loaded "
+                              f"({type(error).__name__}: {error}); everything loaded before it "
+                              "was put back as it was") from error
+
+
+def _attributes_restorer(target: Any):
+    """A function that puts back ``target``'s attributes as they are now (``load_state_dict``
+    of optimizers, schedulers and callbacks replaces attributes rather than changing them)."""
+    attributes = dict(vars(target))
+
+    def restore() -> None:
+        vars(target).clear()
+        vars(target).update(attributes)
+
+    return restore
