@@ -1,0 +1,128 @@
+"""dtype promotion follows PyTorch: dimensioned tensors decide over 0-d tensors and scalars."""
+
+import numpy as np
+import pytest
+
+import chainrule as cr
+
+I32, I64, F32, F64, B = np.int32, np.int64, np.float32, np.float64, np.bool_
+
+
+def _t(dtype, ndim=1):
+    shape = (2,) * ndim
+    return cr.tensor(np.ones(shape, dtype=dtype), dtype=dtype)
+
+
+# (left operand, right operand, expected dtype); "d" = dimensioned, "0" = 0-d, plain = scalar
+CASES = [
+    (("d", F32), ("0", F64), F32),
+    (("d", F32), ("d", F64), F64),
+    (("d", I32), 3, I32),
+    (("d", I32), 2.5, F32),
+    (("d", I64), 2.5, F32),
+    (("d", I32), ("0", F64), F64),
+    (("d", I32), ("0", I64), I32),
+    (("d", I64), ("d", F32), F32),
+    (("d", B), ("d", B), B),
+    (("d", B), 2, I64),
+    (("d", B), ("d", F32), F32),
+    (("0", F64), ("0", F32), F64),
+    (("0", I64), 1.5, F32),
+    (("d", F64), 1.5, F64),
+    (("d", F32), True, F32),
+]
+
+
+def _operand(spec):
+    if isinstance(spec, tuple):
+        kind, dtype = spec
+        return _t(dtype, ndim=0 if kind == "0" else 1)
+    return spec
+
+
+@pytest.mark.parametrize("left, right, expected", CASES)
+@pytest.mark.parametrize("op", ["add", "mul", "sub", "maximum"])
+def test_binary_ops_promote_like_pytorch(left, right, expected, op):
+    a, b = _operand(left), _operand(right)
+    if op == "sub" and B in (getattr(left, "__getitem__", lambda i: None)(1),) and not isinstance(
+            right, tuple) and isinstance(right, bool):
+        pytest.skip("bool - bool is an error in PyTorch")
+    functions = {"add": lambda: a + b, "mul": lambda: a * b, "sub": lambda: a - b,
+                 "maximum": lambda: cr.maximum(a, b) if isinstance(b, cr.Tensor) else a + b}
+    if op == "sub" and (left[1] if isinstance(left, tuple) else None) is B and (
+            isinstance(right, (bool, tuple)) and (right is True or right[1] is B)):
+        pytest.skip("subtracting bools is an error in PyTorch")
+    result = functions[op]()
+    assert result.dtype == np.dtype(expected)
+    # the value is the one computed in the result dtype
+    reference = {"add": np.add, "mul": np.multiply, "sub": np.subtract,
+                 "maximum": np.maximum if isinstance(b, cr.Tensor) else np.add}[op]
+    b_value = b.data if isinstance(b, cr.Tensor) else b
+    np.testing.assert_array_equal(
+        result.data, reference(a.data.astype(expected), np.asarray(b_value).astype(expected)))
+
+
+@pytest.mark.parametrize("left, right, expected", CASES)
+def test_the_promotion_table_is_pytorchs(left, right, expected):
+    torch = pytest.importorskip("torch")
+
+    def as_torch(spec):
+        if isinstance(spec, tuple):
+            kind, dtype = spec
+            array = np.ones(() if kind == "0" else (2,), dtype=dtype)
+            return torch.from_numpy(array)
+        return spec
+
+    assert torch.result_type(as_torch(left), as_torch(right)) == getattr(
+        torch, np.dtype(expected).name if expected is not B else "bool")
+
+
+def test_float32_tensor_times_0d_float64_stays_float32_with_gradient():
+    x = cr.tensor([1.0, 2.0], requires_grad=True)
+    scale = cr.tensor(3.0, dtype=cr.float64, requires_grad=True)
+    y = x * scale
+    assert y.dtype == np.float32
+    y.sum().backward()
+    assert x.grad.dtype == np.float32 and scale.grad.dtype == np.float64
+    np.testing.assert_allclose(scale.grad.item(), 3.0)
+    np.testing.assert_array_equal(x.grad.data, np.full(2, 3.0, np.float32))
+
+
+def test_cat_of_int64_and_float32_is_float32():
+    out = cr.cat([cr.tensor([1, 2]), cr.tensor([0.5], dtype=cr.float32)])
+    assert out.dtype == np.float32
+    np.testing.assert_array_equal(out.data, np.array([1, 2, 0.5], np.float32))
+    assert cr.stack([cr.tensor([1, 2]), cr.tensor([1.0, 2.0])]).dtype == np.float32
+
+
+@pytest.mark.parametrize("bound", [0.5, "tensor32", "tensor64"])
+def test_clamp_of_int64_with_float_bounds_is_float32(bound):
+    x = cr.tensor([0, 1, 2])
+    low = {0.5: 0.5, "tensor32": cr.tensor(0.5), "tensor64": cr.tensor(0.5, dtype=cr.float64)}[
+        bound]
+    out = x.clamp(min=low)
+    expected = F64 if bound == "tensor64" else F32  # a 0-d float64 tensor beats an int tensor
+    assert out.dtype == np.dtype(expected)
+    np.testing.assert_array_equal(out.data, np.clip(np.array([0, 1, 2], expected), 0.5, None))
+
+
+def test_clamp_of_float32_with_float64_bound_stays_float32():
+    x = cr.tensor([0.0, 1.0, 2.0], requires_grad=True)
+    out = x.clamp(max=cr.tensor(1.5, dtype=cr.float64))
+    assert out.dtype == np.float32
+    out.sum().backward()
+    np.testing.assert_array_equal(x.grad.data, np.array([1, 1, 0], np.float32))
+
+
+def test_int32_arithmetic_with_python_ints_stays_int32():
+    x = cr.tensor([1, 2, 3], dtype=cr.int32)
+    for result in (x + 1, 2 * x, x - 5, x * x):
+        assert result.dtype == np.int32
+    assert (x > 1).dtype == np.bool_
+
+
+def test_uint8_minus_one_wraps_as_in_pytorch():
+    x = cr.tensor([0, 5], dtype=np.uint8)
+    out = x + (-1)
+    assert out.dtype == np.uint8
+    np.testing.assert_array_equal(out.data, (np.array([0, 5], np.uint8) + np.uint8(255)))
