@@ -5,7 +5,7 @@ from __future__ import annotations
 from chainrule import backend
 from chainrule.nn import init
 from chainrule.nn.module import Module
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, factory_dtype
 from chainrule.ops import elementwise as _ew
 from chainrule.ops import nn_ops as _nn
 from chainrule.tensor import Tensor
@@ -69,6 +69,8 @@ class PReLU(Module):
     Args:
         num_parameters: 1 or the number of channels.
         init: the initial slope (0.25).
+        device: only the CPU (None or 'cpu'), accepted for PyTorch compatibility.
+        dtype: the slopes' dtype, floating-point (float32 by default).
 
     Note: ``num_parameters`` is an int attribute here (as in PyTorch), which hides
     ``Module.num_parameters()`` on PReLU instances.
@@ -80,14 +82,14 @@ class PReLU(Module):
         (2, 3, 4)
     """
 
-    def __init__(self, num_parameters: int = 1, init: float = 0.25, dtype=None):
+    def __init__(self, num_parameters: int = 1, init: float = 0.25, device=None, dtype=None):
         super().__init__()
         if not isinstance(num_parameters, int) or num_parameters < 1:
             raise ValueError(f"PReLU: num_parameters must be a positive int, got "
                              f"{num_parameters!r}")
         self.num_parameters = num_parameters
         self.init = init
-        dtype = backend.resolve_dtype(dtype) or backend.default_float
+        dtype = factory_dtype("PReLU", device, dtype)
         self.weight = Parameter(Tensor._make(backend.empty((num_parameters,), dtype)))
         self.reset_parameters()
 

@@ -6,10 +6,9 @@ import math
 
 import numpy as np
 
-from chainrule import backend
 from chainrule.nn import init
 from chainrule.nn.module import Module
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, factory_dtype
 from chainrule.ops import conv as _conv
 from chainrule.tensor import Tensor
 
@@ -34,7 +33,7 @@ class _ConvNd(Module):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
         layer, n = type(self).__name__, self._spatial
         if in_channels < 1 or out_channels < 1:
@@ -65,7 +64,7 @@ class _ConvNd(Module):
         else:
             self.padding = _tuple(padding, n, "padding", layer, 0)
         self.padding_mode = padding_mode
-        dtype = backend.resolve_dtype(dtype) or backend.default_float
+        dtype = factory_dtype(layer, device, dtype)
         shape = (out_channels, in_channels // groups) + self.kernel_size
         self.weight = Parameter(np.empty(shape, dtype=dtype))
         self.bias = Parameter(np.empty(out_channels, dtype=dtype)) if bias else None
@@ -107,6 +106,9 @@ class Conv2d(_ConvNd):
         padding: int, (h, w), 'valid' or 'same'.
         groups: C_in and C_out split into this many independent groups.
         bias: learn an additive bias per output channel.
+        padding_mode: only 'zeros'.
+        device: only the CPU (None or 'cpu'), accepted for PyTorch compatibility.
+        dtype: parameter dtype, floating-point (float32 by default).
 
     Shape: (N, C_in, H, W) -> (N, C_out, Ho, Wo), Ho = floor((H + 2·p - d·(k - 1) - 1)/s) + 1.
     Weight (C_out, C_in/groups, kH, kW), bias (C_out,), initialized as PyTorch.
@@ -122,9 +124,9 @@ class Conv2d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype)
+                         groups, bias, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         return _conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
@@ -151,9 +153,9 @@ class Conv1d(_ConvNd):
 
     def __init__(self, in_channels: int, out_channels: int, kernel_size, stride=1, padding=0,
                  dilation=1, groups: int = 1, bias: bool = True, padding_mode: str = "zeros",
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__(in_channels, out_channels, kernel_size, stride, padding, dilation,
-                         groups, bias, padding_mode, dtype)
+                         groups, bias, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]

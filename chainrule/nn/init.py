@@ -2,7 +2,10 @@
 
 Every function fills ``tensor.data`` in place (no graph is recorded), keeps the tensor's dtype,
 draws from ``chainrule.backend.generator()`` (so ``chainrule.manual_seed`` makes it
-reproducible) and returns the tensor.
+reproducible) and returns the tensor. ``uniform_`` and ``normal_`` (and the initializers built
+on them) draw float32 samples whatever the tensor's dtype, so a float64 layer built from a seed
+holds exactly the values of the float32 layer from that seed, and leaves the generator in the
+same state.
 """
 
 from __future__ import annotations
@@ -94,11 +97,6 @@ def _write(tensor: Tensor, values: np.ndarray) -> Tensor:
     return tensor
 
 
-def _float_dtype(tensor: Tensor) -> np.dtype:
-    dtype = tensor.data.dtype
-    return dtype if dtype in (backend.float32, backend.float64) else backend.float64
-
-
 def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> Tensor:
     """Fill with samples of U(a, b).
 
@@ -113,8 +111,8 @@ def uniform_(tensor: Tensor, a: float = 0.0, b: float = 1.0, generator=None) -> 
     if not a <= b:
         raise ValueError(f"uniform_ expects a <= b, got a={a}, b={b}")
     rng = generator or backend.generator()
-    values = rng.random(tensor.shape, dtype=_float_dtype(tensor))
-    return _write(tensor, values * (b - a) + a)
+    values = rng.random(tensor.shape, dtype=np.float32)  # one stream for every dtype
+    return _write(tensor, values * np.float32(b - a) + np.float32(a))
 
 
 def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None) -> Tensor:
@@ -123,8 +121,8 @@ def normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, generator=None)
     if std < 0:
         raise ValueError(f"normal_ expects std >= 0, got {std}")
     rng = generator or backend.generator()
-    values = rng.standard_normal(tensor.shape, dtype=_float_dtype(tensor))
-    return _write(tensor, values * std + mean)
+    values = rng.standard_normal(tensor.shape, dtype=np.float32)  # one stream for every dtype
+    return _write(tensor, values * np.float32(std) + np.float32(mean))
 
 
 def trunc_normal_(tensor: Tensor, mean: float = 0.0, std: float = 1.0, a: float = -2.0,

@@ -7,7 +7,7 @@ import math
 from chainrule import backend
 from chainrule.nn import init
 from chainrule.nn.module import Module
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, factory_dtype
 from chainrule.ops.nn_ops import linear
 from chainrule.ops.shape import reshape
 from chainrule.ops.reduce import amax
@@ -29,7 +29,9 @@ class Linear(Module):
         in_features: size of each input sample.
         out_features: size of each output sample.
         bias: learn an additive bias (default True).
-        dtype: parameter dtype (float32 by default).
+        device: accepted for PyTorch compatibility; only the CPU (None or 'cpu').
+        dtype: parameter dtype, floating-point (float32 by default); the same initial values
+            are drawn whatever the dtype.
 
     Shape: (*, in_features) -> (*, out_features); weight (out_features, in_features).
 
@@ -44,11 +46,12 @@ class Linear(Module):
         (128, 30)
     """
 
-    def __init__(self, in_features: int, out_features: int, bias: bool = True, dtype=None):
+    def __init__(self, in_features: int, out_features: int, bias: bool = True, device=None,
+                 dtype=None):
         super().__init__()
         self.in_features = _positive(in_features, "in_features", "Linear")
         self.out_features = _positive(out_features, "out_features", "Linear")
-        dtype = backend.resolve_dtype(dtype) or backend.default_float
+        dtype = factory_dtype("Linear", device, dtype)
         self.weight = Parameter(Tensor._make(backend.empty((out_features, in_features), dtype)))
         if bias:
             self.bias = Parameter(Tensor._make(backend.empty((out_features,), dtype)))
@@ -78,7 +81,7 @@ class Maxout(Module):
     y_j = max_{k < pool_size} (x Wᵀ + b)_{j·pool_size + k}
 
     Shape: (*, in_features) -> (*, out_features); the inner ``linear`` has weight
-    (out_features·pool_size, in_features).
+    (out_features·pool_size, in_features), with ``bias``, ``device`` and ``dtype`` as ``Linear``.
 
     Example:
         >>> import chainrule as cr
@@ -88,12 +91,13 @@ class Maxout(Module):
     """
 
     def __init__(self, in_features: int, out_features: int, pool_size: int, bias: bool = True,
-                 dtype=None):
+                 device=None, dtype=None):
         super().__init__()
         if not isinstance(pool_size, int) or pool_size < 1:
             raise ValueError(f"Maxout: pool_size must be a positive int, got {pool_size!r}")
         self.in_features, self.out_features, self.pool_size = in_features, out_features, pool_size
-        self.linear = Linear(in_features, out_features * pool_size, bias, dtype)
+        dtype = factory_dtype("Maxout", device, dtype)
+        self.linear = Linear(in_features, out_features * pool_size, bias, dtype=dtype)
 
     def forward(self, input: Tensor) -> Tensor:
         pieces = self.linear(input)

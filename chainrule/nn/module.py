@@ -12,7 +12,7 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd import grad_mode
 from chainrule.nn.hooks import RemovableHandle, _BackwardHookState
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, check_device
 from chainrule.tensor import Tensor
 
 __all__ = ["Module", "Parameter", "RemovableHandle", "IncompatibleKeys"]
@@ -338,18 +338,16 @@ class Module:
     # ------------------------------------------------------------------ dtype
     def to(self, *args, **kwargs) -> "Module":
         """Convert floating parameters and buffers to a dtype in place (``.to(cr.float64)``);
-        'cpu' is accepted and changes nothing. The Parameter objects stay the same, so an
-        optimizer that holds them keeps working."""
+        the device 'cpu' is accepted and changes nothing, any other device is an error. The
+        Parameter objects stay the same, so an optimizer that holds them keeps working."""
         dtype = kwargs.pop("dtype", None)
-        kwargs.pop("device", None)
+        check_device(kwargs.pop("device", None), "Module.to")
         if kwargs:
             raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
         for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0] == "cpu":
+            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
+                check_device(arg, "Module.to")
                 continue
-            if isinstance(arg, str) and arg.split(":")[0] in ("cuda", "mps", "xpu"):
-                raise RuntimeError(f"chainrule runs on the CPU only; to({arg!r}) is not "
-                                   "available (use 'cpu' or leave the device out)")
             dtype = arg
         if dtype is None:
             return self

@@ -7,7 +7,7 @@ import numpy as np
 from chainrule import backend
 from chainrule.nn import init
 from chainrule.nn.module import Module
-from chainrule.nn.parameter import Parameter
+from chainrule.nn.parameter import Parameter, factory_dtype
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.tensor import Tensor
 
@@ -18,14 +18,15 @@ class _BatchNorm(Module):
     _expected_ndim: tuple = ()
 
     def __init__(self, num_features: int, eps: float = 1e-5, momentum: float | None = 0.1,
-                 affine: bool = True, track_running_stats: bool = True, dtype=None):
+                 affine: bool = True, track_running_stats: bool = True, device=None,
+                 dtype=None):
         super().__init__()
         if not isinstance(num_features, int) or num_features < 1:
             raise ValueError(f"{type(self).__name__}: num_features must be a positive int, got "
                              f"{num_features!r}")
         self.num_features, self.eps, self.momentum = num_features, eps, momentum
         self.affine, self.track_running_stats = affine, track_running_stats
-        dtype = backend.resolve_dtype(dtype) or backend.default_float
+        dtype = factory_dtype(type(self).__name__, device, dtype)
         if affine:
             self.weight = Parameter(Tensor._make(backend.ones((num_features,), dtype)))
             self.bias = Parameter(Tensor._make(backend.zeros((num_features,), dtype)))
@@ -88,6 +89,10 @@ class BatchNorm1d(_BatchNorm):
     a cumulative average. Eval: the running statistics. ``num_batches_tracked`` counts the
     training batches. All three statistics are buffers, saved by ``state_dict``.
 
+    Args: num_features, eps, momentum, affine, track_running_stats, device, dtype as PyTorch's;
+    ``dtype`` (floating-point, float32 by default) is that of γ, β and the running mean and
+    variance; ``num_batches_tracked`` is int64 always. ``device``: only the CPU.
+
     Example:
         >>> import chainrule as cr
         >>> import chainrule.nn
@@ -112,6 +117,9 @@ class LayerNorm(Module):
     y = (x - mean)/√(var + eps)·γ + β with γ, β of ``normalized_shape`` (elementwise).
     The same in training and eval.
 
+    Args: normalized_shape (an int or the trailing shape), eps, elementwise_affine, bias, device
+    (only the CPU) and dtype (of γ and β, floating-point, float32 by default), as PyTorch's.
+
     Example:
         >>> import chainrule as cr
         >>> import chainrule.nn
@@ -120,13 +128,13 @@ class LayerNorm(Module):
     """
 
     def __init__(self, normalized_shape, eps: float = 1e-5, elementwise_affine: bool = True,
-                 bias: bool = True, dtype=None):
+                 bias: bool = True, device=None, dtype=None):
         super().__init__()
         if isinstance(normalized_shape, int):
             normalized_shape = (normalized_shape,)
         self.normalized_shape = tuple(normalized_shape)
         self.eps, self.elementwise_affine = eps, elementwise_affine
-        dtype = backend.resolve_dtype(dtype) or backend.default_float
+        dtype = factory_dtype("LayerNorm", device, dtype)
         if elementwise_affine:
             self.weight = Parameter(Tensor._make(backend.ones(self.normalized_shape, dtype)))
             if bias:

@@ -44,6 +44,7 @@ class ResidualMLPBlock(Module):
         features: input and output size.
         activation: a module (default ``ReLU()``); the same instance is used twice.
         hidden: width of the inner layer (default ``features``).
+        device, dtype: of the two ``Linear`` layers (keyword-only; only the CPU).
 
     Example:
         >>> import chainrule as cr
@@ -52,11 +53,12 @@ class ResidualMLPBlock(Module):
         (2, 16)
     """
 
-    def __init__(self, features: int, activation: Module | None = None, hidden: int | None = None):
+    def __init__(self, features: int, activation: Module | None = None, hidden: int | None = None,
+                 *, device=None, dtype=None):
         super().__init__()
         hidden = features if hidden is None else hidden
-        self.fc1 = Linear(features, hidden)
-        self.fc2 = Linear(hidden, features)
+        self.fc1 = Linear(features, hidden, device=device, dtype=dtype)
+        self.fc2 = Linear(hidden, features, device=device, dtype=dtype)
         self.activation = activation if activation is not None else ReLU()
 
     def forward(self, x: Tensor) -> Tensor:
@@ -70,7 +72,8 @@ class BasicBlock(Module):
         out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))
 
     Names follow torchvision (conv1, bn1, conv2, bn2, downsample), so a torchvision block's
-    state_dict converted to NumPy loads as it is.
+    state_dict converted to NumPy loads as it is. Keyword-only ``device`` (only the CPU) and
+    ``dtype`` go to every convolution and batch norm.
 
     Shape: (N, in_channels, H, W) -> (N, out_channels, ⌈H/stride⌉, ⌈W/stride⌉).
 
@@ -83,19 +86,22 @@ class BasicBlock(Module):
 
     expansion = 1
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, device=None,
+                 dtype=None):
         super().__init__()
         from chainrule.nn.conv import Conv2d  # the conv layers live in their own module
 
+        kw = {"device": device, "dtype": dtype}
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-        self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = BatchNorm2d(out_channels)
-        self.conv2 = Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
-        self.bn2 = BatchNorm2d(out_channels)
+        self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False,
+                            **kw)
+        self.bn1 = BatchNorm2d(out_channels, **kw)
+        self.conv2 = Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False, **kw)
+        self.bn2 = BatchNorm2d(out_channels, **kw)
         if stride != 1 or in_channels != out_channels:
             self.downsample = Sequential(
-                Conv2d(in_channels, out_channels, 1, stride=stride, bias=False),
-                BatchNorm2d(out_channels),
+                Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, **kw),
+                BatchNorm2d(out_channels, **kw),
             )
         else:
             self.downsample = None

@@ -156,8 +156,18 @@ def var(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, correc
     """Variance over ``dim``: sum((x - mean)²) / (n - correction), correction 1 by default.
 
     ``unbiased=False`` (or ``correction=0``, or NumPy's ``ddof=0``) gives the population variance.
+    Positional arguments follow PyTorch: ``var(x, 1, False)`` is the biased variance along
+    dim 1, and a lone bool is ``unbiased`` (``var(x, False)``: biased, over everything).
     """
     x = as_tensor(x)
+    if isinstance(dim, (bool, np.bool_)):  # PyTorch's var(input, unbiased) overload
+        if unbiased is not None:
+            raise TypeError(f"var: got unbiased={dim} in the place of dim and unbiased="
+                            f"{unbiased} too; give dim as an int or a tuple of ints")
+        dim, unbiased = None, bool(dim)
+    if unbiased is not None and not isinstance(unbiased, (bool, np.bool_)):
+        raise TypeError(f"var: unbiased must be True or False, got {unbiased!r}; for another "
+                        "denominator n - k use correction=k")
     if "ddof" in aliases:
         correction = aliases.pop("ddof")
     dim, keepdim = dim_alias(dim, keepdim, aliases, "var")
@@ -239,10 +249,16 @@ def any(x, dim=None, keepdim: bool = False) -> Tensor:
 
 
 def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
-    """The p-norm over ``dim`` (all elements by default): p = 1, 2, any positive number or inf."""
+    """The p-norm over ``dim`` (all elements by default): p = 1, 2, any positive number or inf;
+    ``'fro'`` (Frobenius, PyTorch's default) is p = 2 over at most two dimensions."""
     from chainrule.ops.elementwise import abs as absolute, pow, sqrt
 
     x = as_tensor(x)
+    if isinstance(p, str) and p == "fro":
+        if dim is not None and not isinstance(dim, (int, np.integer)) and len(dim) > 2:
+            raise ValueError(f"norm: p='fro' is a matrix norm over at most 2 dims, got dim="
+                             f"{dim!r}; use p=2 for the 2-norm over more dimensions")
+        p = 2
     if p == 2:
         return sqrt(sum(x * x, dim, keepdim))
     if p == 1:
