@@ -128,7 +128,11 @@ def neg(x) -> Tensor:
 
 
 class Pow(Function):
-    """a ** b;  d/da = b·a^(b-1), d/db = a^b·log(a) (0 where a ≤ 0)."""
+    """a ** b;  d/da = b·a^(b-1) (0 where b = 0, even at a = 0), d/db = a^b·log(a).
+
+    Where a <= 0, d/db is PyTorch's: 0 for 0^b with b >= 0, -inf for b < 0, NaN for a < 0 (log a
+    is not real there).
+    """
 
     saves_output = True
 
@@ -140,20 +144,54 @@ class Pow(Function):
         a, b = self.inputs
         grad_a = grad_b = None
         if self.next[0] is not None:
-            grad_a = unbroadcast(grad_output * b * pow(a, b - 1), a.shape)
+            base = a
+            zero_exponent = b.data == 0
+            if zero_exponent.any():
+                # b·a^(b-1) is 0·inf at 0⁰; a base of 1 there gives the limit 0 and keeps
+                # a^(b-1) finite for double backward (elsewhere the formula is left exact).
+                zero_power_of_zero = zero_exponent & (a.data == 0)
+                if zero_power_of_zero.any():
+                    base = where(zero_power_of_zero, 1.0, a)
+            grad_a = unbroadcast(grad_output * b * pow(base, b - 1), a.shape)
         if self.next[1] is not None:
             positive = a.data > 0
-            safe_log = log(where(positive, a, 1.0))
-            grad_b = unbroadcast(grad_output * self.output * safe_log, b.shape)
+            if positive.all():
+                slope = self.output * log(a)
+            else:
+                # Masked before multiplying: a^b·log(1) would be inf·0 at 0^b with b < 0.
+                slope = where(positive, self.output, 0.0) * log(where(positive, a, 1.0))
+                limit = np.where(a.data == 0, np.where(b.data >= 0, 0.0, -np.inf), np.nan)
+                slope = where(positive, slope, Tensor._make(limit.astype(grad_output.dtype)))
+            grad_b = unbroadcast(grad_output * slope, b.shape)
         return grad_a, grad_b
 
 
 def pow(a, b) -> Tensor:
-    """Elementwise ``a ** b``; either may be a scalar."""
-    a, b = operands(a, b)
-    if a.data.dtype.kind != "f" and b.data.dtype.kind == "i" and (b.data < 0).any():
-        a = a.float()
-    return Pow.apply(a, b)
+    """Elementwise ``a ** b``; either may be a scalar.
+
+    As PyTorch, integer tensors stay in their dtype (``2 ** x`` and ``x ** 2`` of an int32 ``x``
+    are int32), a float operand makes the result float, and an integer to a negative integer
+    power is an error (the result would not be an integer).
+
+    Example:
+        >>> import chainrule as cr
+        >>> 2 ** cr.tensor([0, 1, 3])
+        tensor([1, 2, 8])
+    """
+    # Checked before promotion, which would cast a negative exponent to an unsigned base's dtype.
+    base = a.data if isinstance(a, Tensor) else np.asarray(a)
+    exponent = b.data if isinstance(b, Tensor) else np.asarray(b)
+    if base.dtype.kind in "biu" and exponent.dtype.kind == "i" and (exponent < 0).any():
+        smallest = int(exponent.min())
+        given = (f"is {smallest}" if exponent.ndim == 0
+                 else f"is a {exponent.dtype} tensor holding {smallest}")
+        raise ValueError(
+            f"pow: integers to negative integer powers are not allowed: the base has dtype "
+            f"{base.dtype} and the exponent {given}, so the result would not be an integer. "
+            f"Convert to floating point first, e.g. x.float() ** {smallest}, or use a float "
+            f"exponent such as {smallest}.0"
+        )
+    return Pow.apply(*operands(a, b))
 
 
 # ---------------------------------------------------------------------------- unary math

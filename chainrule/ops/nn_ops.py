@@ -1,9 +1,9 @@
 """Neural-network ops: linear, activations, softmax, dropout.
 
 Each op is a Function whose backward is written with chainrule ops, so gradients of gradients
-work; composites (selu, silu, logsigmoid, ...) are plain functions of such ops. Every forward is
-stable at the extremes: nothing overflows or underflows, so ±1000 in float32 raises no NumPy
-warning even under ``np.errstate(all='raise')``.
+work; composites (silu, logsigmoid, ...) are plain functions of such ops. Every forward and
+backward is stable at the extremes: nothing overflows or underflows, so ±1e30 in float32 raises
+no NumPy warning even under ``np.errstate(all='raise')``. At kinks the gradient is PyTorch's.
 """
 
 from __future__ import annotations
@@ -131,7 +131,7 @@ def _erf_array(x: np.ndarray) -> np.ndarray:
     """erf by W. J. Cody's rational Chebyshev approximations (CALERF), in float64."""
     x64 = np.asarray(x, dtype=np.float64)
     y = np.abs(x64)
-    result = np.empty_like(y)
+    result = np.array(y)  # NaN stays NaN: it falls in none of the three ranges below
     small = y <= 0.46875
     if small.any():
         ys = y[small]
@@ -183,6 +183,11 @@ _ERF_Q = (2.56852019228982242e00, 1.87295284992346725e00, 5.27905102951428412e-1
           6.05183413124413191e-2, 2.33520497626869185e-3)
 
 
+# e^(-27²) = e^-729 is 0 even in float64, so clamping |x| there changes no value of e^(-x²)
+# and keeps x² from overflowing (float32 overflows at |x| > 1.8e19).
+_ERF_SLOPE_LIMIT = 27.0
+
+
 class Erf(Function):
     """erf(x) = 2/√π ∫₀ˣ e^(-t²) dt;  d/dx = 2/√π · e^(-x²)."""
 
@@ -190,8 +195,15 @@ class Erf(Function):
         return _erf_array(x).astype(x.dtype, copy=False)
 
     def backward(self, grad_output):
-        x = self.inputs[0]
+        x = _clamped(self.inputs[0], _ERF_SLOPE_LIMIT)
         return grad_output * SafeExp.apply(-(x * x)) * (2.0 / math.sqrt(math.pi))
+
+
+def _clamped(x: Tensor, limit: float) -> Tensor:
+    """x clipped to [-limit, limit], or x itself when it is inside already (the common case)."""
+    if x.data.size and (np.max(x.data) > limit or np.min(x.data) < -limit):
+        return clip(x, -limit, limit)
+    return x
 
 
 def erf(x) -> Tensor:
@@ -293,20 +305,42 @@ def rrelu(input: Tensor, lower: float = 1.0 / 8, upper: float = 1.0 / 3,
 
 
 class Elu(Function):
-    """x if x > 0 else α(eˣ - 1);  d/dx = 1 or (output + α)."""
+    """λx if x > 0 else λα(e^(sx) - 1);  d/dx = λ, or λαs·e^(sx) for x <= 0 (as PyTorch).
 
-    needs_inputs = False
-    saves_output = True
+    One op for elu (λ = s = 1), selu (λ, α fixed) and celu (s = 1/α). The slope comes from the
+    input: from the output it would be output + λα, which cancels to nothing for x << 0.
+    """
 
-    def forward(self, x, alpha=1.0):
-        self.saved = alpha
-        return np.where(x > 0, x, np.expm1(np.minimum(x, 0)) * alpha).astype(x.dtype, copy=False)
+    def forward(self, x, alpha=1.0, scale=1.0, input_scale=1.0):
+        self.saved = (alpha, scale, input_scale)
+        exponent = np.minimum(x, 0)
+        if input_scale != 1.0:
+            exponent *= input_scale
+        positive = x * scale if scale != 1.0 else x
+        return np.where(x > 0, positive, np.expm1(exponent) * (alpha * scale)).astype(
+            x.dtype, copy=False)
 
     def backward(self, grad_output):
-        out = self.output
-        positive = out.data > 0
-        return grad_output * (_mask(positive, out.dtype)
-                              + _mask(~positive, out.dtype) * (out + self.saved))
+        alpha, scale, input_scale = self.saved
+        x = self.inputs[0]
+        negative = x.data <= 0  # a NaN takes the positive side's slope, as in PyTorch
+        if not grad_mode._GradMode.enabled:
+            # The same slope on arrays when no graph of the backward is recorded, selected by
+            # mask products (a masked select is ~5x slower); fmin sends a NaN to e^0, not NaN.
+            exponent = np.fmin(x.data, 0)
+            if input_scale != 1.0:
+                exponent *= input_scale
+            slope = exp_nonpositive(exponent)
+            slope *= alpha * scale * input_scale
+            slope *= negative
+            positive = ~negative
+            slope += positive if scale == 1.0 else np.multiply(positive, scale, dtype=slope.dtype)
+            return grad_output * Tensor._make(slope)
+        exponent = where(negative, x, 0.0)  # <= 0, so e^exponent never overflows
+        if input_scale != 1.0:
+            exponent = exponent * input_scale
+        slope = SafeExp.apply(exponent) * (alpha * scale * input_scale)
+        return grad_output * where(negative, slope, scale)
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -320,12 +354,15 @@ SELU_SCALE = 1.0507009873554804934193349852946
 
 def selu(input: Tensor) -> Tensor:
     """Scaled ELU: λ·elu(x, α), λ ≈ 1.0507, α ≈ 1.6733 (self-normalizing networks)."""
-    return elu(input, SELU_ALPHA) * SELU_SCALE
+    return Elu.apply(_float_input(input, "selu"), alpha=SELU_ALPHA, scale=SELU_SCALE)
 
 
 def celu(input: Tensor, alpha: float = 1.0) -> Tensor:
     """max(0, x) + min(0, α(e^(x/α) - 1))."""
-    return elu(_float_input(input, "celu") * (1.0 / alpha), 1.0) * alpha
+    alpha = float(alpha)
+    if alpha == 0.0:
+        raise ValueError("celu: alpha must not be 0 (the curve is α(e^(x/α) - 1)), got 0.0")
+    return Elu.apply(_float_input(input, "celu"), alpha=alpha, input_scale=1.0 / alpha)
 
 
 def gelu(input: Tensor, approximate: str = "none") -> Tensor:
@@ -344,9 +381,15 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "tanh":
         from chainrule.ops.elementwise import tanh
 
-        inner = (x + x * x * x * 0.044715) * math.sqrt(2.0 / math.pi)
+        # tanh is exactly ±1 (even in float64) once |x| >= 10, so clamping there changes no
+        # value or slope and keeps x³ from overflowing.
+        small = _clamped(x, _GELU_TANH_LIMIT)
+        inner = (small + small * small * small * 0.044715) * math.sqrt(2.0 / math.pi)
         return x * (tanh(inner) + 1.0) * 0.5
     raise ValueError(f"gelu: approximate must be 'none' or 'tanh', got {approximate!r}")
+
+
+_GELU_TANH_LIMIT = 10.0
 
 
 def silu(input: Tensor) -> Tensor:
@@ -399,24 +442,82 @@ def logsigmoid(input: Tensor) -> Tensor:
     return -softplus(-_float_input(input, "logsigmoid"), threshold=None)
 
 
+class Hardtanh(Function):
+    """clip(x, min_val, max_val);  d/dx = 1 strictly inside, 0 at and beyond both ends.
+
+    Unlike ``clamp`` (whose gradient passes at the ends), the ends get 0, as PyTorch's hardtanh
+    and relu6; a NaN, neither <= min_val nor >= max_val, passes the gradient as there.
+    """
+
+    def forward(self, x, min_val=-1.0, max_val=1.0):
+        self.saved = (min_val, max_val)
+        return np.clip(x, min_val, max_val)
+
+    def backward(self, grad_output):
+        min_val, max_val = self.saved
+        x = self.inputs[0].data
+        return grad_output * Tensor._make(~((x <= min_val) | (x >= max_val)))
+
+
 def hardtanh(input: Tensor, min_val: float = -1.0, max_val: float = 1.0) -> Tensor:
-    """x clipped to [min_val, max_val]; gradient 1 inside, 0 outside."""
+    """x clipped to [min_val, max_val]; gradient 1 strictly inside, 0 elsewhere (as PyTorch).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn
+        >>> cr.nn.functional.hardtanh(cr.tensor([-2.0, 0.5, 2.0]))
+        tensor([-1. ,  0.5,  1. ])
+    """
     if min_val > max_val:
         raise ValueError(f"hardtanh: min_val ({min_val}) must not exceed max_val ({max_val})")
-    return clip(_float_input(input, "hardtanh"), min_val, max_val)
+    return Hardtanh.apply(_float_input(input, "hardtanh"), min_val=float(min_val),
+                          max_val=float(max_val))
 
 
 def relu6(input: Tensor) -> Tensor:
-    """min(max(0, x), 6)."""
+    """min(max(0, x), 6); the gradient is 0 at 0 and at 6, as PyTorch."""
     return hardtanh(input, 0.0, 6.0)
+
+
+class Softsign(Function):
+    """x / (1 + |x|);  d/dx = 1 / (1 + |x|)²."""
+
+    def forward(self, x):
+        return x / (np.abs(x) + 1)
+
+    def backward(self, grad_output):
+        from chainrule.ops.elementwise import abs as absolute
+
+        x = self.inputs[0]
+        # Past the limit the slope is below the smallest normal number: 0, with no overflow of
+        # (1 + |x|)² and no underflow (which errstate(all='raise') would report).
+        limit = _SOFTSIGN_LIMIT.get(x.data.dtype, 1e18)
+        magnitude = np.abs(x.data)
+        beyond = magnitude > limit if magnitude.size and magnitude.max() > limit else None
+        if not grad_mode._GradMode.enabled:  # the same slope on arrays, at half the cost
+            if beyond is not None:
+                magnitude = np.minimum(magnitude, limit)
+            magnitude += 1.0
+            slope = np.reciprocal(magnitude, out=magnitude)
+            slope *= slope
+            if beyond is not None:
+                slope *= ~beyond
+            return grad_output * Tensor._make(slope)
+        magnitude = absolute(x) if beyond is None else clip(absolute(x), None, limit)
+        reciprocal = 1.0 / (magnitude + 1.0)
+        slope = reciprocal * reciprocal
+        if beyond is not None:
+            slope = slope * Tensor._make(~beyond)
+        return grad_output * slope
+
+
+_SOFTSIGN_LIMIT = {np.dtype(np.float16): 100.0, np.dtype(np.float32): 1e18,
+                   np.dtype(np.float64): 1e150}
 
 
 def softsign(input: Tensor) -> Tensor:
     """x / (1 + |x|)."""
-    from chainrule.ops.elementwise import abs as absolute
-
-    x = _float_input(input, "softsign")
-    return x / (absolute(x) + 1.0)
+    return Softsign.apply(_float_input(input, "softsign"))
 
 
 # ---------------------------------------------------------------------------- softmax

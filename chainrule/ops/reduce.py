@@ -78,10 +78,13 @@ def mean(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
 
 
 class Extremum(Function):
-    """max or min over dims;  the gradient goes to the element(s) that won.
+    """max or min over dims;  the gradient goes to the element(s) that won, as PyTorch.
 
-    ``mode='index'`` sends it to the one index returned (``max(dim)``); ``mode='even'`` splits it
-    evenly among ties (``max()``, ``amax``), as PyTorch does.
+    A NaN wins (NaN propagates). ``mode='index'`` sends the gradient to the one index returned
+    (``max(dim)``: the first NaN, else the first tie); ``mode='even'`` splits it evenly among
+    ties, the NaNs being the ties when there are any (``max()``); ``mode='amax'`` splits it among
+    the elements equal to the result (``amax``), which no NaN is: a slice holding one gets NaN
+    gradients, as PyTorch's amax.
     """
 
     def forward(self, x, axes=None, keepdim=False, largest=True, mode="even"):
@@ -99,8 +102,14 @@ class Extremum(Function):
                 np.put_along_axis(weights, arg, 1, axis=axes[0])
             else:
                 winners = x == values
-                weights = winners / winners.sum(axis=axes, keepdims=True).astype(x.dtype)
-                weights = weights.astype(x.dtype, copy=False)
+                if mode == "even" and x.dtype.kind == "f":
+                    nan_values = np.isnan(values)
+                    if nan_values.any():
+                        winners |= np.isnan(x) & nan_values
+                count = winners.sum(axis=axes, keepdims=True)
+                weights = winners * (1.0 / np.maximum(count, 1)).astype(x.dtype)
+                if mode == "amax" and not count.all():
+                    weights = np.where(count == 0, np.nan, weights).astype(x.dtype)
             self.saved = (weights, axes, keepdim)
         return values if keepdim else values.reshape(
             tuple(s for i, s in enumerate(x.shape) if axes is not None and i not in axes)
@@ -124,14 +133,16 @@ def _extremum(x, dim, keepdim, aliases, largest: bool, op: str, with_indices: bo
                                 mode="index")
         arg = (np.argmax if largest else np.argmin)(x.data, axis=axes[0], keepdims=bool(keepdim))
         return ValuesIndices(values, Tensor._make(arg.astype(np.int64)))
-    return Extremum.apply(x, axes=axes, keepdim=bool(keepdim), largest=largest, mode="even")
+    return Extremum.apply(x, axes=axes, keepdim=bool(keepdim), largest=largest,
+                          mode="even" if with_indices else "amax")
 
 
 def max(x, dim=None, keepdim: bool = False, **aliases):
     """Largest value: over everything (a tensor), or along one ``dim`` as PyTorch, returning
     ``(values, indices)``; with NumPy's ``axis=`` (or a tuple of dims) only the values.
 
-    The gradient goes to the index returned, or is split evenly among ties for full reductions.
+    The gradient goes to the index returned, or is split evenly among ties for full reductions;
+    NaN propagates, and the NaNs take the gradient (as PyTorch).
     """
     return _extremum(x, dim, keepdim, aliases, True, "max", with_indices=True)
 
@@ -142,12 +153,16 @@ def min(x, dim=None, keepdim: bool = False, **aliases):
 
 
 def amax(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
-    """Largest values over ``dim`` (int or tuple); the gradient is split evenly among ties."""
+    """Largest values over ``dim`` (int or tuple); the gradient is split evenly among ties.
+
+    NaN propagates; as PyTorch, a slice holding a NaN gets a NaN gradient (no element equals
+    the NaN result), while the other slices are unaffected.
+    """
     return _extremum(x, dim, keepdim, aliases, True, "amax", with_indices=False)
 
 
 def amin(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
-    """Smallest values over ``dim`` (int or tuple); the gradient is split evenly among ties."""
+    """Smallest values over ``dim`` (int or tuple); see ``amax`` for ties and NaN."""
     return _extremum(x, dim, keepdim, aliases, False, "amin", with_indices=False)
 
 
@@ -158,8 +173,11 @@ def var(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, correc
     ``unbiased=False`` (or ``correction=0``, or NumPy's ``ddof=0``) gives the population variance.
     Positional arguments follow PyTorch: ``var(x, 1, False)`` is the biased variance along
     dim 1, and a lone bool is ``unbiased`` (``var(x, False)``: biased, over everything).
+    A constant slice has variance exactly 0 and gradient 0.
     """
     x = as_tensor(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"var needs a floating-point tensor, got dtype {x.dtype}; use .float()")
     if isinstance(dim, (bool, np.bool_)):  # PyTorch's var(input, unbiased) overload
         if unbiased is not None:
             raise TypeError(f"var: got unbiased={dim} in the place of dim and unbiased="
@@ -177,26 +195,56 @@ def var(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, correc
         correction = 1 if unbiased is None or unbiased else 0
     axes = normalize_dims(dim, x.ndim, "var")
     count = _count(x.shape, axes if x.ndim else None)
-    centered = x - mean(x, axes, keepdim=True)
+    # Shifting each slice by its first element (a constant: the variance does not change) makes
+    # a constant slice exactly 0 before the mean is taken, so its variance is exactly 0 and std's
+    # zero-variance case is seen; x - mean(x) alone leaves rounding residue (0.1 three times).
+    first = tuple(slice(0, 1) if axes is None or i in axes else slice(None)
+                  for i in range(x.ndim))
+    shifted = x - Tensor._make(np.asarray(x.data[first]))
+    centered = shifted - mean(shifted, axes, keepdim=True)
     squares = sum(centered * centered, axes, keepdim=bool(keepdim))
     denominator = count - correction
     return squares * (1.0 / denominator if denominator > 0 else np.nan)
 
 
+class StdFromVar(Function):
+    """std = √var;  d/dvar = 1/(2·std), and 0 where std = 0 (PyTorch's choice for a constant
+    slice, where 1/(2·0) times var's zero gradient would be NaN)."""
+
+    needs_inputs = False
+    saves_output = True
+
+    def forward(self, variance):
+        return np.sqrt(variance)
+
+    def backward(self, grad_output):
+        from chainrule.ops.elementwise import where
+
+        out = self.output
+        zero = out.data == 0
+        if not zero.any():
+            return grad_output / (out * 2.0)
+        return grad_output / (where(zero, 1.0, out) * 2.0) * Tensor._make(~zero)
+
+
 def std(x, dim=None, unbiased: bool | None = None, keepdim: bool = False, correction=None,
         **aliases) -> Tensor:
-    """Standard deviation: the square root of ``var`` with the same arguments."""
-    from chainrule.ops.elementwise import sqrt
+    """Standard deviation: the square root of ``var`` with the same arguments.
 
-    return sqrt(var(x, dim, unbiased=unbiased, keepdim=keepdim, correction=correction, **aliases))
+    Where the deviation is 0 (a constant slice) the gradient is 0, as PyTorch.
+    """
+    return StdFromVar.apply(var(x, dim, unbiased=unbiased, keepdim=keepdim,
+                                correction=correction, **aliases))
 
 
 def logsumexp(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
     """log(sum(exp(x))) over ``dim``, computed stably by shifting by the maximum.
 
-    Its gradient is the softmax of x along ``dim``.
+    Its gradient is the softmax of x along ``dim``. Terms far below the maximum add exact zeros
+    (no underflow, even under ``np.errstate(all='raise')``).
     """
-    from chainrule.ops.elementwise import exp, log
+    from chainrule.ops.elementwise import log
+    from chainrule.ops.nn_ops import SafeExp
     from chainrule.ops.shape import reshape
 
     x = as_tensor(x)
@@ -207,7 +255,7 @@ def logsumexp(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
     shift = np.max(x.data, axis=axes, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype, copy=False)
     shift_tensor = Tensor._make(shift)
-    out = log(sum(exp(x - shift_tensor), axes, keepdim=True)) + shift_tensor
+    out = log(sum(SafeExp.apply(x - shift_tensor), axes, keepdim=True)) + shift_tensor
     if not keepdim:
         out = reshape(out, tuple(s for i, s in enumerate(x.shape)
                                  if axes is not None and i not in axes))
@@ -248,10 +296,44 @@ def any(x, dim=None, keepdim: bool = False) -> Tensor:
     return Tensor._make(np.any(x.data, axis=axes, keepdims=keepdim))
 
 
+class Norm(Function):
+    """‖x‖ₚ = (Σ|x|ᵖ)^(1/p);  d/dx = sign(x)·|x|^(p-1) / ‖x‖^(p-1), with PyTorch's subgradient
+    0 where ‖x‖ = 0 (and, for p < 1, where x = 0), so a zero slice never gives NaN."""
+
+    saves_output = True
+
+    def forward(self, x, p=2.0, axes=None, keepdim=False):
+        self.saved = (p, axes, keepdim)
+        if p == 2.0:
+            return np.sqrt(np.sum(x * x, axis=axes, keepdims=keepdim))
+        return np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1.0 / p)
+
+    def backward(self, grad_output):
+        from chainrule.ops.elementwise import abs as absolute, pow, sign, where
+
+        p, axes, keepdim = self.saved
+        x, norm = self.inputs[0], self.output
+        nonzero = norm.data != 0
+        safe_norm = norm if nonzero.all() else where(nonzero, norm, 1.0)
+        if p == 2.0:
+            scale, direction = grad_output / safe_norm, x
+        else:
+            scale = grad_output * pow(safe_norm, 1.0 - p)
+            nonzero_x = x.data != 0
+            magnitude = absolute(x) if nonzero_x.all() else where(nonzero_x, absolute(x), 1.0)
+            direction = sign(x) * pow(magnitude, p - 1.0)
+        if not nonzero.all():
+            scale = scale * Tensor._make(nonzero)
+        return _expand_back(scale, x.shape, axes, keepdim) * direction
+
+
 def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
     """The p-norm over ``dim`` (all elements by default): p = 1, 2, any positive number or inf;
-    ``'fro'`` (Frobenius, PyTorch's default) is p = 2 over at most two dimensions."""
-    from chainrule.ops.elementwise import abs as absolute, pow, sqrt
+    ``'fro'`` (Frobenius, PyTorch's default) is p = 2 over at most two dimensions.
+
+    At a zero slice the gradient is 0 (PyTorch's subgradient), never NaN.
+    """
+    from chainrule.ops.elementwise import abs as absolute
 
     x = as_tensor(x)
     if isinstance(p, str) and p == "fro":
@@ -259,12 +341,13 @@ def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
             raise ValueError(f"norm: p='fro' is a matrix norm over at most 2 dims, got dim="
                              f"{dim!r}; use p=2 for the 2-norm over more dimensions")
         p = 2
-    if p == 2:
-        return sqrt(sum(x * x, dim, keepdim))
     if p == 1:
         return sum(absolute(x), dim, keepdim)
     if p == float("inf"):
         return amax(absolute(x), dim, keepdim)
-    if isinstance(p, (int, float)) and p > 0:
-        return pow(sum(pow(absolute(x), p), dim, keepdim), 1.0 / p)
+    if isinstance(p, (int, float, np.integer, np.floating)) and p > 0:
+        if x.data.dtype.kind != "f":
+            x = x.float()
+        return Norm.apply(x, p=float(p), axes=normalize_dims(dim, x.ndim, "norm"),
+                          keepdim=bool(keepdim))
     raise ValueError(f"norm: p must be a positive number or inf, got {p!r}")
