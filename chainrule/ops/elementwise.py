@@ -6,7 +6,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import (
-    as_tensor, broadcast_shapes, exp_nonpositive, operands, raw, unbroadcast,
+    as_tensor, broadcast_shapes, exp_nonpositive, operands, raw, result_type, unbroadcast,
 )
 from chainrule.tensor import Tensor
 
@@ -33,10 +33,8 @@ class Add(Function):
         return grad_a, grad_b
 
 
-def add(a, b, out=None) -> Tensor:
+def add(a, b) -> Tensor:
     """Elementwise ``a + b`` with broadcasting."""
-    if out is not None:
-        return np.add(out, raw(b), out=out)
     return Add.apply(*operands(a, b))
 
 
@@ -56,10 +54,8 @@ class Sub(Function):
         return grad_a, grad_b
 
 
-def sub(a, b, out=None) -> Tensor:
+def sub(a, b) -> Tensor:
     """Elementwise ``a - b`` with broadcasting."""
-    if out is not None:
-        return np.subtract(out, raw(b), out=out)
     return Sub.apply(*operands(a, b))
 
 
@@ -76,11 +72,13 @@ class Mul(Function):
         grad_b = unbroadcast(grad_output * a, b.shape) if self.next[1] is not None else None
         return grad_a, grad_b
 
+    def needed_inputs(self):
+        return [position for position, edge in ((1, self.next[0]), (0, self.next[1]))
+                if edge is not None]
 
-def mul(a, b, out=None) -> Tensor:
+
+def mul(a, b) -> Tensor:
     """Elementwise ``a * b`` with broadcasting."""
-    if out is not None:
-        return np.multiply(out, raw(b), out=out)
     return Mul.apply(*operands(a, b))
 
 
@@ -99,11 +97,12 @@ class Div(Function):
             grad_b = unbroadcast(neg(grad_output * a) / (b * b), b.shape)
         return grad_a, grad_b
 
+    def needed_inputs(self):
+        return (0, 1) if self.next[1] is not None else (1,)
 
-def div(a, b, out=None) -> Tensor:
+
+def div(a, b) -> Tensor:
     """Elementwise true division ``a / b`` with broadcasting (integers give float32)."""
-    if out is not None:
-        return np.divide(out, raw(b), out=out)
     a, b = operands(a, b)
     if a.data.dtype.kind != "f" and b.data.dtype.kind != "f":
         a, b = a.float(), b.float()
@@ -418,13 +417,21 @@ class Clip(Function):
         return grad_output * Tensor._make(inside)
 
 
-def clip(x, min=None, max=None, out=None) -> Tensor:
-    """Limit values to ``[min, max]`` (either bound may be None); alias ``clamp``."""
+def clip(x, min=None, max=None) -> Tensor:
+    """Limit values to ``[min, max]`` (either bound may be None); alias ``clamp``.
+
+    The result's dtype follows PyTorch's promotion: an integer tensor with float bounds gives a
+    float tensor; a float32 tensor stays float32 whatever the bounds' type.
+    """
     if min is None and max is None:
         raise ValueError("clip: give at least one of min and max")
-    if out is not None:
-        return np.clip(out, raw(min), raw(max), out=out)
-    return Clip.apply(as_tensor(x), low=raw(min), high=raw(max))
+    x = as_tensor(x)
+    dtype = result_type(x, *[bound for bound in (min, max) if bound is not None])
+    if x.data.dtype != dtype:
+        x = cast(x, dtype)
+    low = None if min is None else np.asarray(raw(min), dtype=dtype)
+    high = None if max is None else np.asarray(raw(max), dtype=dtype)
+    return Clip.apply(x, low=low, high=high)
 
 
 clamp = clip
@@ -495,28 +502,19 @@ def clone(x: Tensor) -> Tensor:
     return Clone.apply(x)
 
 
-def fill(x: Tensor, value, out=None) -> Tensor:
-    """A tensor of ``x``'s shape and dtype filled with ``value`` (in place with ``out``)."""
-    if out is not None:
-        out[...] = raw(value)
-        return out
-    if isinstance(value, Tensor):
-        return copy_from(x, value)
-    return Tensor._make(np.full(x.shape, value, dtype=x.dtype))
+def fill(x: Tensor, value) -> Tensor:
+    """A tensor of ``x``'s shape and dtype filled with ``value`` (a number or a tensor that
+    broadcasts); in the graph, ``x`` gets a zero gradient and a tensor ``value`` the sum."""
+    return copy_from(x, value)
 
 
-def copy_from(x: Tensor, source, out=None) -> Tensor:
-    """``source`` broadcast to ``x``'s shape and dtype (written into ``out`` in place)."""
-    if out is not None:
-        data = raw(source)
-        broadcast_shapes("copy_", np.shape(data), out.shape)
-        out[...] = data
-        return out
-    from chainrule.ops.shape import expand
+def copy_from(x: Tensor, source) -> Tensor:
+    """``source`` broadcast to ``x``'s shape and cast to its dtype (the value of ``x.copy_``)."""
+    from chainrule.ops.shape import index_put
 
     source = as_tensor(source, x)
     broadcast_shapes("copy_", source.shape, x.shape)
-    return clone(expand(cast(source, x.dtype), x.shape))
+    return index_put(x, Ellipsis, source)
 
 
 def _float(x) -> Tensor:
