@@ -44,4 +44,4 @@ __version__ = "0.1.0"
 # The packages, so that `import chainrule as cr` gives cr.nn, cr.optim, cr.data, cr.train.
 # None of them imports an optional dependency until a function that needs it is called.
 from chainrule import autograd, data, nn, optim, train  # noqa: E402
-from chainrule.train.checkpoint import load, save  # noqa: E402  (weights files: safetensors)
+from chainrule.serialization import load, save  # noqa: E402  (weights files: safetensors)

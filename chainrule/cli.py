@@ -201,7 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
     from chainrule.data import DataError
-    from chainrule.train.checkpoint import CheckpointError
+    from chainrule.serialization import CheckpointError
     from chainrule.train.recipe import ConfigError
 
     try:

@@ -16,6 +16,8 @@ from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
+from chainrule.nn import functional as F
+
 __all__ = [
     "new_figure", "save_figure", "activation_functions", "plot_activations", "loss_functions",
     "plot_losses", "plot_gradient_flow", "plot_heatmap", "plot_curves", "SATURATION_TOL",
@@ -49,21 +51,11 @@ def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
 
 
 # ---------------------------------------------------------------------------- activations
-def _functional():
-    try:
-        from chainrule.nn import functional
-        return functional
-    except ImportError:  # nn.functional not there: the ops themselves
-        from chainrule.ops import nn_ops
-        return nn_ops
-
-
 def activation_functions() -> dict[str, Callable]:
     """Name → function on a Tensor, for the activations the library offers (PReLU with its
     initial slope 0.25, RReLU in eval mode, i.e. its mean slope)."""
     import chainrule as cr
 
-    F = _functional()
     return {
         "Sigmoid": cr.sigmoid,
         "Tanh": cr.tanh,

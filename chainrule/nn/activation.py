@@ -7,7 +7,7 @@ from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter, factory_dtype
 from chainrule.ops import elementwise as _ew
-from chainrule.ops import nn_ops as _nn
+from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
 __all__ = [
@@ -56,7 +56,7 @@ class LeakyReLU(Module):
         self.negative_slope = negative_slope
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.leaky_relu(input, self.negative_slope)
+        return F.leaky_relu(input, self.negative_slope)
 
     def extra_repr(self) -> str:
         return f"negative_slope={self.negative_slope}"
@@ -98,7 +98,7 @@ class PReLU(Module):
         init.constant_(self.weight, self.init)
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.prelu(input, self.weight)
+        return F.prelu(input, self.weight)
 
     def extra_repr(self) -> str:
         return f"num_parameters={self.num_parameters}"
@@ -115,7 +115,7 @@ class RReLU(Module):
         self.lower, self.upper = lower, upper
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.rrelu(input, self.lower, self.upper, self.training)
+        return F.rrelu(input, self.lower, self.upper, self.training)
 
     def extra_repr(self) -> str:
         return f"lower={self.lower}, upper={self.upper}"
@@ -129,7 +129,7 @@ class ELU(Module):
         self.alpha = alpha
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.elu(input, self.alpha)
+        return F.elu(input, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -143,7 +143,7 @@ class SELU(Module):
         super().__init__()
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.selu(input)
+        return F.selu(input)
 
 
 class CELU(Module):
@@ -154,7 +154,7 @@ class CELU(Module):
         self.alpha = alpha
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.celu(input, self.alpha)
+        return F.celu(input, self.alpha)
 
     def extra_repr(self) -> str:
         return f"alpha={self.alpha}"
@@ -170,7 +170,7 @@ class GELU(Module):
         self.approximate = approximate
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.gelu(input, self.approximate)
+        return F.gelu(input, self.approximate)
 
     def extra_repr(self) -> str:
         return f"approximate={self.approximate!r}"
@@ -183,7 +183,7 @@ class SiLU(Module):
         super().__init__()
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.silu(input)
+        return F.silu(input)
 
 
 class Softplus(Module):
@@ -194,7 +194,7 @@ class Softplus(Module):
         self.beta, self.threshold = beta, threshold
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.softplus(input, self.beta, self.threshold)
+        return F.softplus(input, self.beta, self.threshold)
 
     def extra_repr(self) -> str:
         return f"beta={self.beta}, threshold={self.threshold}"
@@ -204,7 +204,7 @@ class LogSigmoid(Module):
     """log σ(x), stable."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.logsigmoid(input)
+        return F.logsigmoid(input)
 
 
 class Hardtanh(Module):
@@ -217,7 +217,7 @@ class Hardtanh(Module):
         self.min_val, self.max_val = min_val, max_val
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.hardtanh(input, self.min_val, self.max_val)
+        return F.hardtanh(input, self.min_val, self.max_val)
 
     def extra_repr(self) -> str:
         return f"min_val={self.min_val}, max_val={self.max_val}"
@@ -234,7 +234,7 @@ class Softsign(Module):
     """x / (1 + |x|)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.softsign(input)
+        return F.softsign(input)
 
 
 class Softmax(Module):
@@ -245,7 +245,7 @@ class Softmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.softmax(input, self.dim)
+        return F.softmax(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"
@@ -259,7 +259,7 @@ class LogSoftmax(Module):
         self.dim = dim
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.log_softmax(input, self.dim)
+        return F.log_softmax(input, self.dim)
 
     def extra_repr(self) -> str:
         return f"dim={self.dim}"

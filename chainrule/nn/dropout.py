@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 from chainrule.nn.module import Module
-from chainrule.ops import nn_ops as _nn
+from chainrule.nn import functional as F
+from chainrule.ops.dropout import check_p
 from chainrule.tensor import Tensor
 
 __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
@@ -12,7 +13,7 @@ __all__ = ["Dropout", "Dropout1d", "Dropout2d"]
 class _DropoutNd(Module):
     def __init__(self, p: float = 0.5, inplace: bool = False):
         super().__init__()
-        self.p = _nn._check_p(p, type(self).__name__)
+        self.p = check_p(p, type(self).__name__)
         self.inplace = inplace  # accepted for PyTorch compatibility; always out of place
 
     def extra_repr(self) -> str:
@@ -32,14 +33,14 @@ class Dropout(_DropoutNd):
     """
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.dropout(input, self.p, self.training)
+        return F.dropout(input, self.p, self.training)
 
 
 class Dropout1d(_DropoutNd):
     """Zero whole channels of (N, C, L) inputs with probability ``p`` in training."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.dropout1d(input, self.p, self.training)
+        return F.dropout1d(input, self.p, self.training)
 
 
 class Dropout2d(_DropoutNd):
@@ -47,4 +48,4 @@ class Dropout2d(_DropoutNd):
     (neighbouring pixels are correlated, so dropping single pixels regularizes little)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return _nn.dropout2d(input, self.p, self.training)
+        return F.dropout2d(input, self.p, self.training)

@@ -8,16 +8,22 @@ Example:
     0.2413
 """
 
+from chainrule.ops.conv import (
+    adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d,
+)
 from chainrule.ops.elementwise import relu, sigmoid, tanh
 from chainrule.ops.loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
     mse_loss, nll_loss, smooth_l1_loss,
 )
-from chainrule.ops.nn_ops import (
-    celu, dropout, dropout1d, dropout2d, elu, erf, gelu, hardtanh, leaky_relu, linear,
-    log_softmax, logsigmoid, one_hot, prelu, relu6, rrelu, selu, silu, softmax, softplus,
+from chainrule.ops.activations import (
+    celu, elu, gelu, hardtanh, leaky_relu, logsigmoid, prelu, relu6, rrelu, selu, silu, softplus,
     softsign,
 )
+from chainrule.ops.dropout import dropout, dropout1d, dropout2d, one_hot
+from chainrule.ops.linalg import linear
+from chainrule.ops.softmax import log_softmax, softmax
+from chainrule.ops.special import erf
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.shape import pad
 
@@ -26,9 +32,6 @@ __all__ = [
     "gelu", "silu", "softplus", "logsigmoid", "hardtanh", "relu6", "softsign", "erf", "softmax",
     "log_softmax", "dropout", "dropout1d", "dropout2d", "batch_norm", "layer_norm", "one_hot",
     "pad", "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
-    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss",
+    "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "conv1d", "conv2d",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
 ]
-
-# ---------------------------------------------------------------------------- convolution
-# Convolution and pooling functions (chainrule/ops/conv.py) are imported below this line.
-from chainrule.ops.conv import conv1d, conv2d, max_pool1d, max_pool2d, avg_pool1d, avg_pool2d, adaptive_avg_pool2d  # noqa: F401

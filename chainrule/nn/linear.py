@@ -8,7 +8,7 @@ from chainrule import backend
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter, factory_dtype
-from chainrule.ops.nn_ops import linear
+from chainrule.nn import functional as F
 from chainrule.ops.shape import reshape
 from chainrule.ops.reduce import amax
 from chainrule.tensor import Tensor
@@ -67,7 +67,7 @@ class Linear(Module):
             init.uniform_(self.bias, -bound, bound)
 
     def forward(self, input: Tensor) -> Tensor:
-        return linear(input, self.weight, self.bias)
+        return F.linear(input, self.weight, self.bias)
 
     def extra_repr(self) -> str:
         return (f"in_features={self.in_features}, out_features={self.out_features}, "

@@ -202,3 +202,16 @@ def dim_alias(dim, keepdim, aliases: dict, op: str):
         if "keepdims" in aliases:
             keepdim = aliases["keepdims"]
     return dim, keepdim
+
+
+def float_input(x, op: str) -> Tensor:
+    """``x`` as a tensor, which must be floating point (activations have no integer form)."""
+    x = as_tensor(x)
+    if x.data.dtype.kind != "f":
+        raise TypeError(f"{op} needs a floating-point tensor, got dtype {x.dtype}; use .float()")
+    return x
+
+
+def mask_tensor(condition: np.ndarray, dtype) -> Tensor:
+    """A 0/1 tensor of ``dtype`` from a boolean array (a derivative that is a step)."""
+    return Tensor._make(condition.astype(dtype))

@@ -1,11 +1,14 @@
-"""Matrix products."""
+"""Matrix products, and the linear layer's op ``x @ W.T + b``."""
 
 from __future__ import annotations
 
 import numpy as np
 
+from chainrule.autograd import grad_mode
 from chainrule.autograd.function import Function
-from chainrule.ops._util import operands, unbroadcast
+from chainrule.ops._util import as_tensor, operands, unbroadcast
+from chainrule.ops.reduce import sum as reduce_sum
+from chainrule.ops.shape import reshape, transpose
 from chainrule.tensor import Tensor
 
 
@@ -67,7 +70,7 @@ def matmul(a, b) -> Tensor:
                 "be broadcast together"
             ) from None
         return MatMul.apply(a, b)
-    from chainrule.ops.shape import reshape, squeeze, unsqueeze
+    from chainrule.ops.shape import reshape, unsqueeze
 
     squeeze_dims = []
     if a.ndim == 1:
@@ -89,3 +92,83 @@ def dot(a, b) -> Tensor:
     if a.ndim != 1 or b.ndim != 1:
         raise ValueError(f"dot: expects two 1-D tensors, got shapes {a.shape} and {b.shape}")
     return matmul(a, b)
+
+
+# ---------------------------------------------------------------------------- linear
+class Linear(Function):
+    """y = x Wᵀ + b;  dx = g W,  dW = gᵀ x,  db = Σ_batch g."""
+
+    def forward(self, x, weight, bias=None):
+        out = np.matmul(x, weight.T)
+        if bias is not None:
+            out += bias
+        return out
+
+    def backward(self, grad_output):
+        if not grad_mode._GradMode.enabled:
+            return self._backward_arrays(grad_output.data)
+        x, weight = self.inputs[0], self.inputs[1]
+        grad_x = grad_weight = grad_bias = None
+        if self.next[0] is not None:
+            grad_x = matmul(grad_output, weight)
+        flat_grad = grad_output
+        if grad_output.ndim != 2:
+            flat_grad = reshape(grad_output, (-1, grad_output.shape[-1]))
+        if self.next[1] is not None:
+            flat_x = x if x.ndim == 2 else reshape(x, (-1, x.shape[-1]))
+            grad_weight = matmul(transpose(flat_grad, 0, 1), flat_x)
+        if len(self.next) == 3 and self.next[2] is not None:
+            grad_bias = reduce_sum(flat_grad, 0)
+        return grad_x, grad_weight, grad_bias
+
+    def _backward_arrays(self, grad):
+        # The same formulas on arrays: when no graph of the backward is recorded, skipping the
+        # ops' dispatch keeps a Linear layer as fast as hand-written NumPy.
+        x, weight = self.inputs[0].data, self.inputs[1].data
+        grads = [None, None, None]
+        if self.next[0] is not None:
+            grads[0] = Tensor._make(grad @ weight)
+        flat_grad = grad if grad.ndim == 2 else grad.reshape(-1, grad.shape[-1])
+        if self.next[1] is not None:
+            flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
+            grads[1] = Tensor._make(flat_grad.T @ flat_x)
+        if len(self.next) == 3 and self.next[2] is not None:
+            grads[2] = Tensor._make(flat_grad.sum(axis=0))
+        return tuple(grads)
+
+
+def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """Affine map ``input @ weight.T + bias``, as PyTorch's ``F.linear``.
+
+    Shape: input (*, in_features), weight (out_features, in_features), bias (out_features,)
+    -> (*, out_features).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn
+        >>> F = cr.nn.functional
+        >>> F.linear(cr.ones(2, 3), cr.ones(4, 3), cr.zeros(4)).shape
+        (2, 4)
+    """
+    input, weight = as_tensor(input), as_tensor(weight)
+    if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
+        features = weight.shape[1] if weight.ndim == 2 else "in_features"
+        raise ValueError(
+            f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
+            f"{tuple(weight.shape)}; expected input (*, {features}) and weight "
+            "(out_features, in_features)"
+        )
+    if input.dtype != weight.dtype:
+        raise TypeError(
+            f"linear: input dtype {input.dtype} does not match weight dtype {weight.dtype}; "
+            "convert the input (x.float()) or the model (model.double())"
+        )
+    if bias is None:
+        return Linear.apply(input, weight)
+    bias = as_tensor(bias)
+    if bias.shape != (weight.shape[0],):
+        raise ValueError(
+            f"linear: bias of shape {tuple(bias.shape)} does not match weight of shape "
+            f"{tuple(weight.shape)}; expected ({weight.shape[0]},)"
+        )
+    return Linear.apply(input, weight, bias)

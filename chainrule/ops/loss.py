@@ -15,7 +15,8 @@ from chainrule.autograd import grad_mode
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, exp_nonpositive
 from chainrule.ops.elementwise import abs as absolute, clip, log, where
-from chainrule.ops.nn_ops import Softmax, log_softmax, softplus
+from chainrule.ops.activations import softplus
+from chainrule.ops.softmax import Softmax, log_softmax
 from chainrule.ops.reduce import mean as reduce_mean, sum as reduce_sum
 from chainrule.ops.shape import reshape
 from chainrule.tensor import Tensor

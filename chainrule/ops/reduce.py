@@ -8,6 +8,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, dim_alias, normalize_dims
+from chainrule.ops.special import SafeExp
 from chainrule.tensor import Tensor
 
 ValuesIndices = namedtuple("ValuesIndices", ["values", "indices"])
@@ -244,7 +245,6 @@ def logsumexp(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
     (no underflow, even under ``np.errstate(all='raise')``).
     """
     from chainrule.ops.elementwise import log
-    from chainrule.ops.nn_ops import SafeExp
     from chainrule.ops.shape import reshape
 
     x = as_tensor(x)

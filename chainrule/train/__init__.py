@@ -19,9 +19,8 @@ from chainrule.train.callbacks import (
     Callback, Checkpoint, CSVLogger, EarlyStopping, EpochTable, LambdaCallback, ProgressBar,
     TerminateOnNaN,
 )
-from chainrule.train.checkpoint import (
-    CheckpointError, load, load_checkpoint, read_checkpoint, save, save_checkpoint,
-)
+from chainrule.serialization import CheckpointError, load, save
+from chainrule.train.checkpoint import load_checkpoint, read_checkpoint, save_checkpoint
 from chainrule.train.history import History
 from chainrule.train.loop import FitState, evaluate, fit, needs_closure, predict
 

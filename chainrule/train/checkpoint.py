@@ -23,118 +23,26 @@ from __future__ import annotations
 
 import copy
 import json
-from collections import OrderedDict
 from pathlib import Path
 from typing import Any, Iterable
 
 import numpy as np
 
-from chainrule.train.rng import _loader_generators, rng_state, set_rng_state
-from chainrule.train.storage import (
-    FORMAT, VERSION, CheckpointError, _check_content, _contiguous, _decode, _encode, _expect,
-    _is_number, _parse_json, _read, _serialize, _short, _write_atomic, write_file,
+from chainrule.serialization import (
+    _MODEL_PREFIX, FORMAT, VERSION, CheckpointError, _model_state, _parse_json, _read,
+    _serialize, _short, _state_of, _write_atomic, write_file,
 )
+from chainrule.train.rng import _loader_generators, rng_state, set_rng_state
+from chainrule.train.storage import _check_content, _decode, _encode, _expect, _is_number
 
 __all__ = [
-    "CheckpointError", "save", "load", "save_checkpoint", "load_checkpoint", "read_checkpoint",
+    "CheckpointError", "save_checkpoint", "load_checkpoint", "read_checkpoint",
     "checkpoint_bytes", "write_file", "rng_state", "set_rng_state",
 ]
 
 FORMAT_VERSION = VERSION
-_MODEL_PREFIX = "model/"
 
 
-# ---------------------------------------------------------------------- weights
-def _state_of(obj: Any) -> "OrderedDict[str, np.ndarray]":
-    if hasattr(obj, "state_dict") and callable(obj.state_dict):
-        obj = obj.state_dict()
-    if not isinstance(obj, dict):
-        raise TypeError(f"save expects a Module or a state_dict (dict of arrays), got "
-                        f"{type(obj).__name__}")
-    state = OrderedDict()
-    for key, value in obj.items():
-        data = getattr(value, "data", value)
-        if not isinstance(data, np.ndarray):
-            data = np.asarray(data)
-        if data.dtype == object:
-            raise TypeError(f"state_dict entry {key!r} is not numeric ({type(value).__name__})")
-        state[str(key)] = _contiguous(data)
-    return state
-
-
-def save(model_or_state_dict: Any, path: str | Path,
-         metadata: dict[str, str] | None = None) -> None:
-    """Save a model's weights (or a state_dict) to a safetensors file, atomically.
-
-    Args:
-        model_or_state_dict: an ``nn.Module`` or a dict name → array/Tensor.
-        path: the file to write (its folder must exist), e.g. ``"model.safetensors"``.
-        metadata: extra strings stored in the header.
-
-    Example:
-        >>> import chainrule as cr, tempfile, os
-        >>> path = os.path.join(tempfile.mkdtemp(), "w.safetensors")
-        >>> cr.save({"w": cr.ones(2)}, path); cr.load(path)["w"]
-        array([1., 1.], dtype=float32)
-    """
-    tensors = _state_of(model_or_state_dict)
-    meta = {str(k): str(v) for k, v in (metadata or {}).items()}
-    meta.update(format=FORMAT, kind="weights", version=FORMAT_VERSION,
-                keys=json.dumps(list(tensors)))
-    _write_atomic(Path(path), _serialize(dict(tensors), meta))
-
-
-def load(path: str | Path) -> dict[str, np.ndarray]:
-    """Read the arrays of a weights file (or the model weights of a full checkpoint).
-
-    Any safetensors file is read; a chainrule one's checksum and list of names are checked.
-
-    Returns:
-        name → NumPy array, ready for ``model.load_state_dict``.
-
-    Raises:
-        CheckpointError: the file is missing, truncated, corrupt, altered or not safetensors.
-    """
-    tensors, metadata = _read(path)
-    if metadata.get("format") != FORMAT:
-        return dict(tensors)  # a foreign safetensors file: safetensors sorts its names
-    kind = metadata.get("kind")
-    if kind == "checkpoint":
-        try:
-            content = _parse_json(metadata.get("content"))
-        except ValueError as error:
-            raise CheckpointError(f"{path}: the checkpoint's content is damaged: {error}"
-                                  ) from None
-        model_keys = content.get("model_keys") if isinstance(content, dict) else None
-        return _model_state(path, tensors, model_keys)
-    if kind != "weights":
-        raise CheckpointError(f"{path}: unknown kind of chainrule file {kind!r} (expected "
-                              "'weights' or 'checkpoint'); the file is damaged")
-    try:
-        keys = _parse_json(metadata.get("keys"))
-    except ValueError as error:
-        raise CheckpointError(f"{path}: the list of weight names is damaged: {error}") from None
-    return {key: tensors[key] for key in _saved_order(path, keys, tensors, "keys")}
-
-
-def _saved_order(path: Any, keys: Any, names: Iterable[str], entry: str) -> list[str]:
-    """``keys`` (the names in the order they were saved; safetensors sorts them), checked."""
-    names = set(names)
-    if not (isinstance(keys, list) and all(isinstance(key, str) for key in keys)
-            and len(set(keys)) == len(keys) and set(keys) == names):
-        raise CheckpointError(f"{path}: the saved list of weight names ({entry} = {_short(keys)})"
-                              f" does not match the {len(names)} arrays the file holds; the "
-                              "file is damaged or was not written by chainrule")
-    return keys
-
-
-def _model_state(path: Any, tensors: dict[str, np.ndarray], keys: Any) -> dict:
-    model = {name[len(_MODEL_PREFIX):]: array for name, array in tensors.items()
-             if name.startswith(_MODEL_PREFIX)}
-    return {key: model[key] for key in _saved_order(path, keys, model, "model_keys")}
-
-
-# ---------------------------------------------------------------------- full checkpoints
 def save_checkpoint(path: str | Path, model: Any, optimizer: Any = None, scheduler: Any = None,
                     epoch: int = 0, step: int = 0, history: Any = None,
                     extra: dict | None = None, loaders: Iterable[Any] = (),

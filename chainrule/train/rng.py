@@ -8,7 +8,7 @@ from typing import Any, Iterable
 import numpy as np
 
 from chainrule import backend
-from chainrule.train.storage import CheckpointError
+from chainrule.serialization import CheckpointError
 
 __all__ = ["rng_state", "set_rng_state"]
 

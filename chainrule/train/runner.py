@@ -20,7 +20,8 @@ import numpy as np
 
 from chainrule.cli import UsageError
 from chainrule.train import recipe
-from chainrule.train.checkpoint import CheckpointError, load, read_checkpoint, save, write_file
+from chainrule.serialization import CheckpointError, load, save, write_file
+from chainrule.train.checkpoint import read_checkpoint
 
 __all__ = ["train_command", "evaluate_command", "predict_command", "load_run"]
 

@@ -11,7 +11,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.data import DataLoader, TensorDataset, transforms
-from chainrule.train import storage
+from chainrule import serialization as storage
 from chainrule.train import CheckpointError, History, load_checkpoint, read_checkpoint
 from chainrule.train import save_checkpoint
 

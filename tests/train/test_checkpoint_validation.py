@@ -16,7 +16,7 @@ import chainrule as cr
 from chainrule import backend, nn, optim
 from chainrule.data import DataLoader, TensorDataset, transforms
 from chainrule.train import CheckpointError, EarlyStopping, load_checkpoint, save_checkpoint
-from chainrule.train import storage
+from chainrule import serialization
 
 
 # ---------------------------------------------------------------------- objects and files
@@ -69,7 +69,7 @@ def _parts(path):
 
 def _signed(target, tensors, metadata):
     """Write ``target`` with chainrule's own signing, so that only later checks can refuse it."""
-    target.write_bytes(storage._serialize(tensors, metadata))
+    target.write_bytes(serialization._serialize(tensors, metadata))
     return target
 
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import sys
 from typing import Any
 
-from chainrule.train.callbacks import Callback
+from chainrule.train.callbacks.base import Callback
 
 __all__ = ["ProgressBar", "EpochTable"]
 

@@ -8,8 +8,8 @@ import sys
 
 import numpy as np
 
-from chainrule.train.callbacks import Callback
-from chainrule.train.progress import _write
+from chainrule.train.callbacks.base import Callback
+from chainrule.train.callbacks.progress import _write
 
 __all__ = ["TerminateOnNaN"]
 

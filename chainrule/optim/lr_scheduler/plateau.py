@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 from typing import Any
 
-from chainrule.optim.lr_scheduler import LRScheduler
+from chainrule.optim.lr_scheduler.base import LRScheduler
 from chainrule.optim.optimizer import Optimizer, check_int, check_number
 
 

@@ -1,0 +1,89 @@
+"""Dropout (elementwise and whole channels) and one-hot encoding."""
+
+from __future__ import annotations
+
+
+import numpy as np
+
+from chainrule import backend
+from chainrule.ops._util import as_tensor, float_input
+from chainrule.tensor import Tensor
+
+
+# ---------------------------------------------------------------------------- dropout
+def check_p(p: float, op: str) -> float:
+    if not 0.0 <= p <= 1.0:
+        raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
+    return float(p)
+
+
+def _dropout_with_mask_shape(x: Tensor, p: float, mask_shape: tuple) -> Tensor:
+    if p == 1.0:
+        return x * 0.0
+    keep = backend.generator().random(mask_shape, dtype=np.float32) >= p
+    scale = keep.astype(x.dtype)
+    scale *= 1.0 / (1.0 - p)
+    return x * Tensor._make(scale)
+
+
+def dropout(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Inverted dropout: zero each element with probability ``p`` and scale the rest by
+    1/(1-p), so the expected value is unchanged; the identity when not ``training``.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn
+        >>> x = cr.ones(4)
+        >>> bool((cr.nn.functional.dropout(x, 0.5, training=False) == x).all())
+        True
+    """
+    p = check_p(p, "dropout")
+    x = float_input(input, "dropout")
+    if not training or p == 0.0:
+        return x
+    return _dropout_with_mask_shape(x, p, x.shape)
+
+
+def _channel_dropout(input, p, training, op: str, min_ndim: int) -> Tensor:
+    p = check_p(p, op)
+    x = float_input(input, op)
+    if x.ndim < min_ndim:
+        raise ValueError(f"{op}: expected an input with at least {min_ndim} dimensions "
+                         f"(N, C, ...), got shape {tuple(x.shape)}")
+    if not training or p == 0.0:
+        return x
+    return _dropout_with_mask_shape(x, p, x.shape[:2] + (1,) * (x.ndim - 2))
+
+
+def dropout1d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero whole channels of an (N, C, L) input with probability ``p`` (scaled by 1/(1-p))."""
+    return _channel_dropout(input, p, training, "dropout1d", 2)
+
+
+def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
+    """Zero whole channels (feature maps) of an (N, C, H, W) input with probability ``p``,
+    scaling the kept ones by 1/(1-p) (Tompson et al. 2015)."""
+    return _channel_dropout(input, p, training, "dropout2d", 2)
+
+
+def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
+    """Class indices -> int64 one-hot vectors in a new last dimension.
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn
+        >>> cr.nn.functional.one_hot(cr.tensor([0, 2]), 3)
+        tensor([[1, 0, 0],
+                [0, 0, 1]])
+    """
+    labels = as_tensor(tensor).data
+    if labels.dtype.kind not in "iu":
+        raise TypeError(f"one_hot is only applicable to index tensors (int64), got dtype "
+                        f"{labels.dtype}; use .long()")
+    if num_classes == -1:
+        num_classes = int(labels.max()) + 1 if labels.size else 0
+    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
+        bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
+        raise ValueError(f"one_hot: class index {bad} is out of range for num_classes="
+                         f"{num_classes}; expected values in [0, {num_classes})")
+    return Tensor._make((labels[..., None] == np.arange(num_classes)).astype(np.int64))
