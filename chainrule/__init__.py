@@ -16,18 +16,21 @@ from chainrule.autograd import (
     detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled,
 )
 from chainrule.ops.elementwise import (
-    abs, add, clamp, clip, cos, div, eq, exp, ge, gt, isfinite, isnan, le, log, logical_and,
-    logical_not, logical_or, lt, maximum, minimum, mul, ne, neg, pow, relu, sigmoid, sign, sin,
-    sqrt, sub, tanh, where,
+    abs, add, cos, div, exp, log, mul, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh,
+)
+from chainrule.ops.select import (
+    clamp, clip, eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt,
+    maximum, minimum, ne, sign, where,
 )
 from chainrule.ops.linalg import dot, matmul
 from chainrule.ops.reduce import (
     all, amax, amin, any, argmax, argmin, logsumexp, max, mean, min, norm, std, sum, var,
 )
 from chainrule.ops.shape import (
-    cat, chunk, concatenate, expand, flatten, getitem, pad, permute, repeat, reshape, split,
-    squeeze, stack, transpose, unsqueeze, view,
+    cat, chunk, concatenate, expand, flatten, pad, permute, repeat, reshape, split, squeeze, stack,
+    transpose, unsqueeze, view,
 )
+from chainrule.ops.indexing import getitem
 
 float32 = backend.float32
 float64 = backend.float64
@@ -39,7 +42,7 @@ float = float32
 double = float64
 long = int64
 
-__version__ = "0.1.0"
+from chainrule._version import __version__  # noqa: E402
 
 # The packages, so that `import chainrule as cr` gives cr.nn, cr.optim, cr.data, cr.train.
 # None of them imports an optional dependency until a function that needs it is called.

@@ -203,7 +203,7 @@ class Tensor:
     # ----------------------------------------------------------------- dtype
     def to(self, dtype) -> "Tensor":
         """The tensor converted to ``dtype`` (differentiable between float dtypes)."""
-        return _ew.cast(self, backend.resolve_dtype(dtype))
+        return _select.cast(self, backend.resolve_dtype(dtype))
 
     def float(self) -> "Tensor":
         """The tensor as float32."""
@@ -259,7 +259,7 @@ class Tensor:
 
     def clone(self) -> "Tensor":
         """A copy with its own memory; differentiable."""
-        return _ew.clone(self)
+        return _select.clone(self)
 
     def backward(self, gradient=None, retain_graph=None, create_graph: bool = False) -> None:
         """Accumulate the gradient of this tensor into ``.grad`` of every leaf it depends on.
@@ -270,9 +270,7 @@ class Tensor:
                 ``create_graph``).
             create_graph: record the backward pass so the gradients can be differentiated again.
         """
-        from chainrule.autograd import engine
-
-        engine.backward(self, gradient, retain_graph, create_graph)
+        _engine.backward(self, gradient, retain_graph, create_graph)
 
     def register_hook(self, hook):
         """Call ``hook(grad)`` when this tensor's gradient is computed; a return value replaces it.
@@ -386,19 +384,19 @@ class Tensor:
 
     def zero_(self) -> "Tensor":
         """Fill with zeros in place."""
-        return self._inplace(_ew.fill, 0)
+        return self._inplace(_select.fill, 0)
 
     def fill_(self, value) -> "Tensor":
         """Fill with ``value`` in place."""
-        return self._inplace(_ew.fill, value)
+        return self._inplace(_select.fill, value)
 
     def copy_(self, source) -> "Tensor":
         """Copy ``source`` (broadcast to this shape) into this tensor in place."""
-        return self._inplace(_ew.copy_from, source)
+        return self._inplace(_select.copy_from, source)
 
     def clamp_(self, min=None, max=None) -> "Tensor":
         """Clip values to [min, max] in place."""
-        return self._inplace(_ew.clip, min, max)
+        return self._inplace(_select.clip, min, max)
 
     __iadd__ = add_
     __isub__ = sub_
@@ -406,7 +404,7 @@ class Tensor:
     __itruediv__ = div_
 
     def __setitem__(self, index, value) -> None:
-        self._inplace(_shape.index_put, index, value)
+        self._inplace(_indexing.index_put, index, value)
 
     # ----------------------------------------------------------------- operators
     def __add__(self, other): return _ew.add(self, other)
@@ -424,16 +422,16 @@ class Tensor:
     def __neg__(self): return _ew.neg(self)
     def __pos__(self): return self
     def __abs__(self): return _ew.abs(self)
-    def __lt__(self, other): return _ew.lt(self, other)
-    def __le__(self, other): return _ew.le(self, other)
-    def __gt__(self, other): return _ew.gt(self, other)
-    def __ge__(self, other): return _ew.ge(self, other)
-    def __eq__(self, other): return _ew.eq(self, other)
-    def __ne__(self, other): return _ew.ne(self, other)
-    def __invert__(self): return _ew.logical_not(self)
-    def __and__(self, other): return _ew.logical_and(self, other)
-    def __or__(self, other): return _ew.logical_or(self, other)
-    def __getitem__(self, index): return _shape.getitem(self, index)
+    def __lt__(self, other): return _select.lt(self, other)
+    def __le__(self, other): return _select.le(self, other)
+    def __gt__(self, other): return _select.gt(self, other)
+    def __ge__(self, other): return _select.ge(self, other)
+    def __eq__(self, other): return _select.eq(self, other)
+    def __ne__(self, other): return _select.ne(self, other)
+    def __invert__(self): return _select.logical_not(self)
+    def __and__(self, other): return _select.logical_and(self, other)
+    def __or__(self, other): return _select.logical_or(self, other)
+    def __getitem__(self, index): return _indexing.getitem(self, index)
 
     # ----------------------------------------------------------------- methods
     def exp(self): return _ew.exp(self)
@@ -445,23 +443,23 @@ class Tensor:
     def tanh(self): return _ew.tanh(self)
     def sigmoid(self): return _ew.sigmoid(self)
     def relu(self): return _ew.relu(self)
-    def sign(self): return _ew.sign(self)
+    def sign(self): return _select.sign(self)
     def pow(self, exponent): return _ew.pow(self, exponent)
-    def clip(self, min=None, max=None): return _ew.clip(self, min, max)
+    def clip(self, min=None, max=None): return _select.clip(self, min, max)
     clamp = clip
-    def maximum(self, other): return _ew.maximum(self, other)
-    def minimum(self, other): return _ew.minimum(self, other)
+    def maximum(self, other): return _select.maximum(self, other)
+    def minimum(self, other): return _select.minimum(self, other)
     def matmul(self, other): return _linalg.matmul(self, other)
 
     def sum(self, dim=None, keepdim=False, **aliases): return _reduce.sum(self, dim, keepdim, **aliases)
     def mean(self, dim=None, keepdim=False, **aliases): return _reduce.mean(self, dim, keepdim, **aliases)
     def max(self, dim=None, keepdim=False, **aliases):
         if isinstance(dim, Tensor):  # PyTorch's max(other): the elementwise maximum
-            return _ew.maximum(self, dim)
+            return _select.maximum(self, dim)
         return _reduce.max(self, dim, keepdim, **aliases)
     def min(self, dim=None, keepdim=False, **aliases):
         if isinstance(dim, Tensor):  # PyTorch's min(other): the elementwise minimum
-            return _ew.minimum(self, dim)
+            return _select.minimum(self, dim)
         return _reduce.min(self, dim, keepdim, **aliases)
     def amax(self, dim=None, keepdim=False, **aliases): return _reduce.amax(self, dim, keepdim, **aliases)
     def amin(self, dim=None, keepdim=False, **aliases): return _reduce.amin(self, dim, keepdim, **aliases)
@@ -659,21 +657,24 @@ class _HookHandle:
 
 
 from chainrule.autograd import grad_mode  # noqa: E402  (autograd imports this module)
+from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
+from chainrule.ops import indexing as _indexing  # noqa: E402
 from chainrule.ops import linalg as _linalg  # noqa: E402
 from chainrule.ops import reduce as _reduce  # noqa: E402
+from chainrule.ops import select as _select  # noqa: E402
 from chainrule.ops import shape as _shape  # noqa: E402
 
-_copy_slices = _shape.copy_slices
+_copy_slices = _indexing.copy_slices
 
 
 def _share_docstrings() -> None:
     """Each one-line delegating method shows the docstring of the op it calls (``help(t.exp)``)."""
     sources = {
         **{name: getattr(_ew, name) for name in ("exp", "log", "sqrt", "abs", "sin", "cos",
-                                                  "tanh", "sigmoid", "relu", "sign", "pow",
-                                                  "clip", "maximum", "minimum")},
-        "clamp": _ew.clip, "matmul": _linalg.matmul,
+                                                  "tanh", "sigmoid", "relu", "pow")},
+        **{name: getattr(_select, name) for name in ("sign", "clip", "maximum", "minimum")},
+        "clamp": _select.clip, "matmul": _linalg.matmul,
         **{name: getattr(_reduce, name) for name in ("sum", "mean", "max", "min", "amax",
                                                       "amin", "var", "std", "logsumexp",
                                                       "argmax", "argmin", "all", "any",

@@ -7,11 +7,10 @@ from typing import Callable
 import numpy as np
 
 from chainrule.autograd.engine import grad
+from chainrule.tensor import Tensor
 
 
 def _prepare(x):
-    from chainrule.tensor import Tensor
-
     if not isinstance(x, Tensor):
         raise TypeError(f"expected a Tensor input, got {type(x).__name__}")
     return Tensor._make(x.data.copy()).requires_grad_(True)
@@ -28,8 +27,6 @@ def vjp(fn: Callable, x, v):
 def jacobian(fn: Callable, x, create_graph: bool = False):
     """The Jacobian of ``fn`` at ``x``: shape ``fn(x).shape + x.shape``, one backward per output
     element."""
-    from chainrule.tensor import Tensor
-
     x = _prepare(x) if not create_graph else x
     out = fn(x)
     rows = []
@@ -57,8 +54,6 @@ def hessian(fn: Callable, x):
         tensor([[ 6.,  0.],
                 [ 0., 12.]], dtype=float64)
     """
-    from chainrule.tensor import Tensor
-
     x = _prepare(x)
     out = fn(x)
     if out.data.size != 1:
@@ -75,12 +70,9 @@ def hessian(fn: Callable, x):
 
 def hvp(fn: Callable, x, v):
     """(fn(x), H·v): the Hessian-vector product by double backward, without forming H."""
-    from chainrule.ops.reduce import sum as reduce_sum
-    from chainrule.tensor import Tensor
-
     x = _prepare(x)
     v = v if isinstance(v, Tensor) else Tensor(v, dtype=x.dtype)
     out = fn(x)
     (g,) = grad(out, x, create_graph=True)
-    (hv,) = grad(reduce_sum(g * v), x, allow_unused=True)
+    (hv,) = grad((g * v).sum(), x, allow_unused=True)
     return out.detach(), hv if hv is not None else x.detach() * 0

@@ -14,6 +14,7 @@ from typing import Callable, Sequence
 import numpy as np
 
 from chainrule.autograd.engine import grad as autograd_grad
+from chainrule.tensor import Tensor
 
 
 class GradcheckError(AssertionError):
@@ -21,20 +22,14 @@ class GradcheckError(AssertionError):
 
 
 def _as_tuple(values):
-    from chainrule.tensor import Tensor
-
     return (values,) if isinstance(values, Tensor) else tuple(values)
 
 
 def _differentiable_inputs(inputs):
-    from chainrule.tensor import Tensor
-
     return [i for i, t in enumerate(inputs) if isinstance(t, Tensor) and t.requires_grad]
 
 
 def _warn_if_single_precision(inputs) -> None:
-    from chainrule.tensor import Tensor
-
     for t in inputs:
         if isinstance(t, Tensor) and t.requires_grad and t.dtype != np.float64:
             warnings.warn(
@@ -66,8 +61,6 @@ def _numerical_jvp(fn, inputs, index: int, direction: np.ndarray, eps: float):
 
 
 def _analytical_vjp(fn, inputs, wanted: list[int], cotangents: list[np.ndarray]):
-    from chainrule.tensor import Tensor
-
     outputs = _as_tuple(fn(*inputs))
     pairs = [(o, Tensor._make(c.astype(o.dtype))) for o, c in zip(outputs, cotangents)
              if o.requires_grad]
@@ -151,7 +144,8 @@ def gradcheck(fn: Callable, inputs, eps: float = 1e-6, atol: float = 1e-5, rtol:
                 bad, difference = _mismatch(analytical_j, numerical_j, atol, rtol)
                 if bad.any():
                     k, m = np.unravel_index(np.argmax(np.where(bad, difference, -1)), bad.shape)
-                    element = [int(e) for e in np.unravel_index(k, tensor.shape)] if tensor.ndim else []
+                    element = ([int(e) for e in np.unravel_index(k, tensor.shape)]
+                               if tensor.ndim else [])
                     out_element = [int(e) for e in np.unravel_index(m, shape)] if len(shape) else []
                     problems.append(
                         f"input {i} (shape {tuple(tensor.shape)}), output {o}: "
@@ -174,8 +168,6 @@ def gradgradcheck(fn: Callable, inputs, grad_outputs: Sequence | None = None, ep
 
     ``grad_outputs`` (the v) are random when omitted; they are held fixed.
     """
-    from chainrule.tensor import Tensor
-
     inputs = _as_tuple(inputs)
     _warn_if_single_precision(inputs)
     wanted = _differentiable_inputs(inputs)

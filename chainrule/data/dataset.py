@@ -13,6 +13,9 @@ from typing import Any, NamedTuple, Sequence
 
 import numpy as np
 
+from chainrule import backend
+from chainrule.creation import from_numpy
+
 __all__ = [
     "DataError",
     "Dataset",
@@ -52,8 +55,6 @@ def as_generator(seed: int | np.random.Generator | None) -> np.random.Generator:
     if isinstance(seed, np.random.Generator):
         return seed
     if seed is None:
-        from chainrule import backend  # lazy: chainrule.manual_seed controls the default
-
         return backend.generator()
     if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
         raise TypeError(
@@ -149,9 +150,7 @@ class TensorDataset(Dataset):
     @property
     def tensors(self) -> tuple:
         """The arrays as chainrule Tensors (sharing memory), as in PyTorch's ``TensorDataset``."""
-        from chainrule.data.loader import _as_tensor
-
-        return tuple(_as_tensor(a) for a in self.arrays)
+        return tuple(from_numpy(a) for a in self.arrays)
 
     @property
     def input_shape(self) -> tuple[int, ...]:

@@ -11,16 +11,15 @@ from typing import Any, Callable, Iterator, Sequence
 
 import numpy as np
 
-from chainrule.data.dataset import Dataset, array_view, to_numpy
+from chainrule.creation import from_numpy
+from chainrule.data.dataset import Dataset, array_view, as_generator, to_numpy
 
 __all__ = ["DataLoader", "default_collate"]
 
 
 def _as_tensor(array: np.ndarray):
     """Wrap a NumPy batch as a chainrule Tensor, sharing memory and keeping its dtype."""
-    import chainrule  # lazy: chainrule imports this package
-
-    return chainrule.from_numpy(array)
+    return from_numpy(array)
 
 
 def _stack_field(values: Sequence[Any]) -> np.ndarray:
@@ -127,8 +126,6 @@ class DataLoader:
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
         if seed is None:
-            from chainrule.data.dataset import as_generator
-
             seed = int(as_generator(None).integers(2**63 - 1))
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
             raise TypeError(f"seed must be an int or None, got {type(seed).__name__}: {seed!r}")

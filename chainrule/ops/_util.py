@@ -153,17 +153,14 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     """
     if grad.shape == shape:
         return grad
-    from chainrule.ops.reduce import sum as reduce_sum
-    from chainrule.ops.shape import reshape
-
     extra = grad.ndim - len(shape)
     axes = tuple(range(extra)) + tuple(
         extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
     )
     if axes:
-        grad = reduce_sum(grad, axes)
+        grad = grad.sum(axes)  # Tensor methods: _util sits below the reduce and shape ops
     if grad.shape != shape:
-        grad = reshape(grad, shape)
+        grad = grad.reshape(shape)
     return grad
 
 

@@ -17,7 +17,8 @@ from chainrule import backend
 from chainrule.autograd import grad_mode
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, exp_nonpositive, float_input, mask_tensor
-from chainrule.ops.elementwise import clip, sigmoid, where
+from chainrule.ops.elementwise import abs as absolute, sigmoid, tanh
+from chainrule.ops.select import clip, where
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape
 from chainrule.ops.special import SafeExp, _clamped, erf
@@ -63,7 +64,8 @@ class PRelu(Function):
         shape = _prelu_shape(x.ndim, weight.data.size)
         grad_x = grad_weight = None
         if self.next[0] is not None:
-            slope = mask_tensor(positive, x.dtype) + mask_tensor(~positive, x.dtype) * reshape(weight, shape)
+            slope = (mask_tensor(positive, x.dtype)
+                     + mask_tensor(~positive, x.dtype) * reshape(weight, shape))
             grad_x = grad_output * slope
         if self.next[1] is not None:
             contribution = grad_output * x * mask_tensor(~positive, x.dtype)
@@ -185,7 +187,6 @@ def gelu(input: Tensor, approximate: str = "none") -> Tensor:
     if approximate == "none":
         return x * (erf(x * (1.0 / math.sqrt(2.0))) + 1.0) * 0.5
     if approximate == "tanh":
-        from chainrule.ops.elementwise import tanh
 
         # tanh is exactly ±1 (even in float64) once |x| >= 10, so clamping there changes no
         # value or slope and keeps x³ from overflowing.
@@ -292,7 +293,6 @@ class Softsign(Function):
         return x / (np.abs(x) + 1)
 
     def backward(self, grad_output):
-        from chainrule.ops.elementwise import abs as absolute
 
         x = self.inputs[0]
         # Past the limit the slope is below the smallest normal number: 0, with no overflow of

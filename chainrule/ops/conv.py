@@ -386,11 +386,3 @@ def conv1d(input, weight, bias=None, stride=1, padding=0, dilation=1, groups: in
     tensors = (x, weight) if bias is None else (x, weight, bias)
     out = Convolution.apply(*tensors, geometry=geometry)  # height-1 conv2d inside
     return out if batched else squeeze(out, 0)
-
-
-# F.* imports every spatial op from here.
-from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d  # noqa: E402,F401
-from chainrule.ops.adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool2d  # noqa: E402,F401
-
-__all__ += ["adaptive_avg_pool1d", "adaptive_avg_pool2d", "avg_pool1d", "avg_pool2d",
-            "max_pool1d", "max_pool2d"]

@@ -1,4 +1,4 @@
-"""Dropout (elementwise and whole channels) and one-hot encoding."""
+"""Dropout: elementwise, and of whole channels (dropout1d, dropout2d)."""
 
 from __future__ import annotations
 
@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import backend
-from chainrule.ops._util import as_tensor, float_input
+from chainrule.ops._util import float_input
 from chainrule.tensor import Tensor
 
 
@@ -64,26 +64,3 @@ def dropout2d(input: Tensor, p: float = 0.5, training: bool = True) -> Tensor:
     """Zero whole channels (feature maps) of an (N, C, H, W) input with probability ``p``,
     scaling the kept ones by 1/(1-p) (Tompson et al. 2015)."""
     return _channel_dropout(input, p, training, "dropout2d", 2)
-
-
-def one_hot(tensor: Tensor, num_classes: int = -1) -> Tensor:
-    """Class indices -> int64 one-hot vectors in a new last dimension.
-
-    Example:
-        >>> import chainrule as cr
-        >>> import chainrule.nn
-        >>> cr.nn.functional.one_hot(cr.tensor([0, 2]), 3)
-        tensor([[1, 0, 0],
-                [0, 0, 1]])
-    """
-    labels = as_tensor(tensor).data
-    if labels.dtype.kind not in "iu":
-        raise TypeError(f"one_hot is only applicable to index tensors (int64), got dtype "
-                        f"{labels.dtype}; use .long()")
-    if num_classes == -1:
-        num_classes = int(labels.max()) + 1 if labels.size else 0
-    if labels.size and (labels.min() < 0 or labels.max() >= num_classes):
-        bad = int(labels.min()) if labels.min() < 0 else int(labels.max())
-        raise ValueError(f"one_hot: class index {bad} is out of range for num_classes="
-                         f"{num_classes}; expected values in [0, {num_classes})")
-    return Tensor._make((labels[..., None] == np.arange(num_classes)).astype(np.int64))

@@ -1,4 +1,5 @@
-"""Reductions over one or more dimensions (``dim`` or NumPy's ``axis``, ``keepdim``/``keepdims``)."""
+"""Reductions over one or more dimensions (``dim`` or NumPy's ``axis``, ``keepdim`` or
+``keepdims``)."""
 
 from __future__ import annotations
 
@@ -8,6 +9,9 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, dim_alias, normalize_dims
+from chainrule.ops.elementwise import abs as absolute, log, pow
+from chainrule.ops.select import sign, where
+from chainrule.ops.shape import expand, reshape
 from chainrule.ops.special import SafeExp
 from chainrule.tensor import Tensor
 
@@ -23,7 +27,6 @@ def _keepdim_shape(shape: tuple, axes: tuple | None) -> tuple:
 
 def _expand_back(grad: Tensor, shape: tuple, axes, keepdim: bool) -> Tensor:
     """Undo a reduction's shape: restore the reduced dims as size 1, then broadcast."""
-    from chainrule.ops.shape import expand, reshape
 
     if not keepdim:
         grad = reshape(grad, _keepdim_shape(shape, axes))
@@ -219,7 +222,6 @@ class StdFromVar(Function):
         return np.sqrt(variance)
 
     def backward(self, grad_output):
-        from chainrule.ops.elementwise import where
 
         out = self.output
         zero = out.data == 0
@@ -244,8 +246,6 @@ def logsumexp(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
     Its gradient is the softmax of x along ``dim``. Terms far below the maximum add exact zeros
     (no underflow, even under ``np.errstate(all='raise')``).
     """
-    from chainrule.ops.elementwise import log
-    from chainrule.ops.shape import reshape
 
     x = as_tensor(x)
     dim, keepdim = dim_alias(dim, keepdim, aliases, "logsumexp")
@@ -309,7 +309,6 @@ class Norm(Function):
         return np.sum(np.abs(x) ** p, axis=axes, keepdims=keepdim) ** (1.0 / p)
 
     def backward(self, grad_output):
-        from chainrule.ops.elementwise import abs as absolute, pow, sign, where
 
         p, axes, keepdim = self.saved
         x, norm = self.inputs[0], self.output
@@ -333,7 +332,6 @@ def norm(x, p=2, dim=None, keepdim: bool = False) -> Tensor:
 
     At a zero slice the gradient is 0 (PyTorch's subgradient), never NaN.
     """
-    from chainrule.ops.elementwise import abs as absolute
 
     x = as_tensor(x)
     if isinstance(p, str) and p == "fro":

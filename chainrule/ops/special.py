@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import exp_nonpositive, float_input
-from chainrule.ops.elementwise import clip
+from chainrule.ops.select import clip
 from chainrule.tensor import Tensor
 
 

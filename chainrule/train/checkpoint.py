@@ -32,6 +32,8 @@ from chainrule.serialization import (
     _MODEL_PREFIX, FORMAT, VERSION, CheckpointError, _model_state, _parse_json, _read,
     _serialize, _short, _state_of, _write_atomic, write_file,
 )
+from chainrule._version import __version__
+from chainrule.train.history import History
 from chainrule.train.rng import _loader_generators, rng_state, set_rng_state
 from chainrule.train.storage import _check_content, _decode, _encode, _expect, _is_number
 
@@ -96,7 +98,6 @@ def checkpoint_bytes(model: Any, optimizer: Any = None, scheduler: Any = None, e
         "extra": extra,
     }
     encoded = _encode(content, tensors, "checkpoint")
-    from chainrule import __version__
 
     metadata = {
         "format": FORMAT, "kind": "checkpoint", "version": FORMAT_VERSION,
@@ -323,7 +324,6 @@ def load_checkpoint(path: str | Path, model: Any = None, optimizer: Any = None,
             its content is malformed, or it does not fit the objects (the message says which
             names, shapes, classes or options differ).
     """
-    from chainrule.train.history import History
 
     content = read_checkpoint(path)
     loaders = list(loaders)

@@ -8,6 +8,8 @@ from typing import Any, Callable, Iterable, Sequence
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.creation import from_numpy
+from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 from chainrule.train.metrics import get_metric, metric_name
 
@@ -17,8 +19,6 @@ __all__ = ["evaluate", "predict"]
 def _loss_function(loss_fn: Callable | str) -> Callable:
     if callable(loss_fn):
         return loss_fn
-    from chainrule.nn import functional as F
-
     names = {"cross_entropy": "cross_entropy", "mse": "mse_loss", "l1": "l1_loss",
              "bce_with_logits": "binary_cross_entropy_with_logits", "nll": "nll_loss"}
     if loss_fn not in names:
@@ -126,8 +126,6 @@ def predict(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
         >>> predict(nn.Linear(3, 2), np.zeros((5, 3), np.float32)).shape
         (5, 2)
     """
-    import chainrule
-
     was_training = getattr(model, "training", False)
     model.eval()
     pieces = []
@@ -140,7 +138,7 @@ def predict(model: Any, inputs: Any, batch_size: int = 256) -> np.ndarray:
                 step = max(1, int(batch_size))
                 for start in range(0, len(array), step):
                     chunk = np.ascontiguousarray(array[start:start + step])
-                    pieces.append(_data(model(chainrule.from_numpy(chunk))))
+                    pieces.append(_data(model(from_numpy(chunk))))
             else:
                 for batch in inputs:
                     x = batch[0] if isinstance(batch, (tuple, list)) else batch

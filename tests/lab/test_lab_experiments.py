@@ -2,6 +2,7 @@
 
 import json
 import math
+import shutil
 
 import numpy as np
 import pytest
@@ -33,10 +34,13 @@ def test_outputs_exist(results, name):
     assert "None" not in result.paragraph and "nan" not in result.paragraph.split()
     for figure in result.figures:
         assert figure.read_bytes()[:8] == PNG, figure
+    assert name in result.text()
+    if name == "backprop" and shutil.which("dot") is None:
+        assert not result.figures
+        pytest.skip("the backprop graph figure is rendered by Graphviz's dot, not installed here")
     assert result.figures
     stored = json.loads((result.figures[0].parent / "result.json").read_text())
     assert stored["name"] == name and stored["paragraph"] == result.paragraph
-    assert name in result.text()
 
 
 def test_activations(results):

@@ -7,9 +7,8 @@ import pytest
 import chainrule as cr
 from chainrule import nn
 from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
-from chainrule.ops.conv import (
-    adaptive_avg_pool1d, adaptive_avg_pool2d, avg_pool1d, avg_pool2d, max_pool1d, max_pool2d,
-)
+from chainrule.ops.adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 
 RNG = np.random.default_rng(99)
 
