@@ -287,8 +287,7 @@ class Tensor:
             if self.grad_fn._output_hooks is None:
                 self.grad_fn._output_hooks = []
             hooks = self.grad_fn._output_hooks
-        hooks.append(hook)
-        return _HookHandle(hooks, hook)
+        return RemovableHandle(hooks, hook)
 
     def retain_grad(self) -> None:
         """Keep the gradient of this non-leaf tensor in ``.grad`` after backward."""
@@ -451,8 +450,10 @@ class Tensor:
     def minimum(self, other): return _select.minimum(self, other)
     def matmul(self, other): return _linalg.matmul(self, other)
 
-    def sum(self, dim=None, keepdim=False, **aliases): return _reduce.sum(self, dim, keepdim, **aliases)
-    def mean(self, dim=None, keepdim=False, **aliases): return _reduce.mean(self, dim, keepdim, **aliases)
+    def sum(self, dim=None, keepdim=False, **aliases):
+        return _reduce.sum(self, dim, keepdim, **aliases)
+    def mean(self, dim=None, keepdim=False, **aliases):
+        return _reduce.mean(self, dim, keepdim, **aliases)
     def max(self, dim=None, keepdim=False, **aliases):
         if isinstance(dim, Tensor):  # PyTorch's max(other): the elementwise maximum
             return _select.maximum(self, dim)
@@ -461,16 +462,21 @@ class Tensor:
         if isinstance(dim, Tensor):  # PyTorch's min(other): the elementwise minimum
             return _select.minimum(self, dim)
         return _reduce.min(self, dim, keepdim, **aliases)
-    def amax(self, dim=None, keepdim=False, **aliases): return _reduce.amax(self, dim, keepdim, **aliases)
-    def amin(self, dim=None, keepdim=False, **aliases): return _reduce.amin(self, dim, keepdim, **aliases)
+    def amax(self, dim=None, keepdim=False, **aliases):
+        return _reduce.amax(self, dim, keepdim, **aliases)
+    def amin(self, dim=None, keepdim=False, **aliases):
+        return _reduce.amin(self, dim, keepdim, **aliases)
     # PyTorch's var(dim, unbiased, keepdim): x.var(1, False) is the biased variance along dim 1.
     def var(self, dim=None, unbiased=None, keepdim=False, **kwargs):
         return _reduce.var(self, dim, unbiased, keepdim, **kwargs)
     def std(self, dim=None, unbiased=None, keepdim=False, **kwargs):
         return _reduce.std(self, dim, unbiased, keepdim, **kwargs)
-    def logsumexp(self, dim=None, keepdim=False, **aliases): return _reduce.logsumexp(self, dim, keepdim, **aliases)
-    def argmax(self, dim=None, keepdim=False, **aliases): return _reduce.argmax(self, dim, keepdim, **aliases)
-    def argmin(self, dim=None, keepdim=False, **aliases): return _reduce.argmin(self, dim, keepdim, **aliases)
+    def logsumexp(self, dim=None, keepdim=False, **aliases):
+        return _reduce.logsumexp(self, dim, keepdim, **aliases)
+    def argmax(self, dim=None, keepdim=False, **aliases):
+        return _reduce.argmax(self, dim, keepdim, **aliases)
+    def argmin(self, dim=None, keepdim=False, **aliases):
+        return _reduce.argmin(self, dim, keepdim, **aliases)
     def all(self, dim=None, keepdim=False): return _reduce.all(self, dim, keepdim)
     def any(self, dim=None, keepdim=False): return _reduce.any(self, dim, keepdim)
     def norm(self, p="fro", dim=None, keepdim=False): return _reduce.norm(self, p, dim, keepdim)
@@ -490,7 +496,8 @@ class Tensor:
         """``self`` broadcast to ``other``'s shape, sharing memory."""
         return _shape.expand(self, other.shape)
     def repeat(self, *sizes): return _shape.repeat(self, *sizes)
-    def split(self, split_size_or_sections, dim=0): return _shape.split(self, split_size_or_sections, dim)
+    def split(self, split_size_or_sections, dim=0):
+        return _shape.split(self, split_size_or_sections, dim)
     def chunk(self, chunks, dim=0): return _shape.chunk(self, chunks, dim)
     def contiguous(self):
         """The tensor itself: NumPy handles any memory layout, so no copy is needed."""
@@ -645,15 +652,43 @@ def _wrap_node(array: np.ndarray, grad_fn) -> Tensor:
     return tensor
 
 
-class _HookHandle:
-    """Returned by ``register_hook``; ``remove()`` unregisters the hook."""
+class RemovableHandle:
+    """What every ``register_*hook`` returns, of tensors and of modules: it adds ``hook`` to
+    ``hooks`` (appended to a list, or stored under the handle's ``id`` in a dict) and
+    ``remove()`` takes it out again; ``with handle:`` removes it on leaving the block.
 
-    def __init__(self, hooks: list, hook):
+    Example:
+        >>> import chainrule as cr
+        >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
+        >>> with x.register_hook(lambda grad: grad * 10):
+        ...     (x * x).sum().backward()
+        >>> x.grad
+        tensor([20., 40.])
+    """
+
+    _next_id = 0
+
+    def __init__(self, hooks: list | dict, hook) -> None:
         self._hooks, self._hook = hooks, hook
+        self.id = RemovableHandle._next_id
+        RemovableHandle._next_id += 1
+        if isinstance(hooks, dict):
+            hooks[self.id] = hook
+        else:
+            hooks.append(hook)
 
     def remove(self) -> None:
-        if self._hook in self._hooks:
+        """Unregister the hook (again: nothing happens)."""
+        if isinstance(self._hooks, dict):
+            self._hooks.pop(self.id, None)
+        elif any(hook is self._hook for hook in self._hooks):
             self._hooks.remove(self._hook)
+
+    def __enter__(self) -> "RemovableHandle":
+        return self
+
+    def __exit__(self, *exc_info) -> None:
+        self.remove()
 
 
 from chainrule.autograd import grad_mode  # noqa: E402  (autograd imports this module)
