@@ -4,29 +4,27 @@ reflection over attributes, registered in ordered dicts so that every traversal 
 
 from __future__ import annotations
 
-from collections import OrderedDict, namedtuple
+from collections import OrderedDict
 from typing import Any, Callable, Iterator
 
 import numpy as np
 
-from chainrule import backend
-from chainrule.autograd import grad_mode
-from chainrule.nn.hooks import RemovableHandle, _BackwardHookState
-from chainrule.nn.parameter import Parameter, check_device
-from chainrule.tensor import Tensor
+from chainrule.nn.hooks import ModuleHooks
+from chainrule.nn.parameter import Parameter
+from chainrule.nn.state_dict import IncompatibleKeys, ModuleState
+from chainrule.tensor import RemovableHandle, Tensor
 
 __all__ = ["Module", "Parameter", "RemovableHandle", "IncompatibleKeys"]
 
-IncompatibleKeys = namedtuple("IncompatibleKeys", ["missing_keys", "unexpected_keys"])
-IncompatibleKeys.__doc__ = "What ``load_state_dict(strict=False)`` returns: the keys it skipped."
 
-
-class Module:
+class Module(ModuleState, ModuleHooks):
     """Base class of layers and models: subclass it, assign layers and Parameters in
     ``__init__``, and write ``forward``.
 
     Attributes that are ``Parameter``, ``Module`` or registered buffers are tracked in order, so
     ``parameters()``, ``state_dict()``, ``train()``/``eval()`` and ``repr`` see the whole tree.
+    ``to``/``float``/``double`` and ``state_dict``/``load_state_dict`` are written in
+    ``nn/state_dict.py``, calling and the ``register_*_hook`` methods in ``nn/hooks.py``.
 
     Example:
         >>> import chainrule as cr
@@ -334,183 +332,6 @@ class Module:
             module.apply(fn)
         fn(self)
         return self
-
-    # ------------------------------------------------------------------ dtype
-    def to(self, *args, **kwargs) -> "Module":
-        """Convert floating parameters and buffers to a dtype in place (``.to(cr.float64)``);
-        the device 'cpu' is accepted and changes nothing, any other device is an error. The
-        Parameter objects stay the same, so an optimizer that holds them keeps working."""
-        dtype = kwargs.pop("dtype", None)
-        check_device(kwargs.pop("device", None), "Module.to")
-        if kwargs:
-            raise TypeError(f"to() got unexpected keyword arguments {sorted(kwargs)}")
-        for arg in args:
-            if isinstance(arg, str) and arg.split(":")[0] in ("cpu", "cuda", "mps", "xpu"):
-                check_device(arg, "Module.to")
-                continue
-            dtype = arg
-        if dtype is None:
-            return self
-        dtype = backend.resolve_dtype(dtype)
-        if dtype.kind != "f":
-            raise TypeError(
-                f"nn.Module.to only accepts floating point dtypes, but got desired dtype={dtype}"
-            )
-        return self._convert_floats(dtype)
-
-    def float(self) -> "Module":
-        """Convert floating parameters and buffers to float32 in place."""
-        return self._convert_floats(backend.float32)
-
-    def double(self) -> "Module":
-        """Convert floating parameters and buffers to float64 in place."""
-        return self._convert_floats(backend.float64)
-
-    def _convert_floats(self, dtype: np.dtype) -> "Module":
-        for tensor in list(self.parameters()) + list(self.buffers()):
-            if tensor.data.dtype.kind == "f" and tensor.data.dtype != dtype:
-                tensor.data = tensor.data.astype(dtype)
-                tensor._version += 1
-                if tensor.grad is not None:
-                    tensor.grad = Tensor._make(tensor.grad.data.astype(dtype))
-        return self
-
-    # ------------------------------------------------------------------ state
-    def state_dict(self, prefix: str = "", keep_vars: bool = False) -> "OrderedDict[str, Any]":
-        """Name → NumPy array copy for every parameter and persistent buffer.
-
-        Keys are dotted paths (``layers.0.weight``, ``bn.running_mean``) in PyTorch's order,
-        so a PyTorch state_dict converted with ``.numpy()`` has the same keys. With
-        ``keep_vars=True`` the values are the Parameters/Tensors themselves.
-        """
-        result = OrderedDict()
-        for module_prefix, module in self.named_modules(prefix=prefix):
-            dot = module_prefix + ("." if module_prefix else "")
-            for name, param in module._parameters.items():
-                if param is not None:
-                    result[dot + name] = param if keep_vars else param.data.copy()
-            for name, buffer in module._buffers.items():
-                if buffer is not None and name not in module._non_persistent_buffers:
-                    result[dot + name] = buffer if keep_vars else buffer.data.copy()
-        return result
-
-    def load_state_dict(self, state_dict, strict: bool = True) -> IncompatibleKeys:
-        """Copy arrays (or Tensors) from ``state_dict`` into the parameters and buffers in place.
-
-        Values are cast to each parameter's dtype. Shape mismatches are always errors; missing
-        and unexpected keys are errors when ``strict`` and are returned otherwise.
-
-        Returns:
-            ``IncompatibleKeys(missing_keys, unexpected_keys)``.
-
-        Raises:
-            RuntimeError: listing every missing/unexpected key and shape mismatch by name.
-        """
-        if not hasattr(state_dict, "keys"):
-            raise TypeError(
-                f"Expected state_dict to be dict-like, got {type(state_dict).__name__}."
-            )
-        targets = self.state_dict(keep_vars=True)
-        missing = [key for key in targets if key not in state_dict]
-        unexpected = [key for key in state_dict if key not in targets]
-        errors = []
-        if strict and unexpected:
-            errors.append("Unexpected key(s) in state_dict: "
-                          + ", ".join(f'"{key}"' for key in unexpected) + ". ")
-        if strict and missing:
-            errors.append("Missing key(s) in state_dict: "
-                          + ", ".join(f'"{key}"' for key in missing) + ". ")
-        arrays = {}
-        for key, target in targets.items():
-            if key not in state_dict:
-                continue
-            value = state_dict[key]
-            array = value.data if isinstance(value, Tensor) else np.asarray(value)
-            if array.shape != target.data.shape:
-                errors.append(
-                    f"size mismatch for {key}: copying a param with shape {tuple(array.shape)} "
-                    f"from checkpoint, the shape in current model is {tuple(target.data.shape)}."
-                )
-                continue
-            arrays[key] = array
-        if errors:
-            raise RuntimeError(
-                f"Error(s) in loading state_dict for {self._get_name()}:\n\t" + "\n\t".join(errors)
-            )
-        for key, array in arrays.items():
-            target = targets[key]
-            if not target.data.flags.writeable:
-                target.data = target.data.copy()
-            target.data[...] = array.astype(target.data.dtype, copy=False)
-            target._version += 1
-        return IncompatibleKeys(missing, unexpected)
-
-    # ------------------------------------------------------------------ calling and hooks
-    def __call__(self, *args, **kwargs):
-        if not (self._forward_pre_hooks or self._forward_hooks or self._backward_hooks):
-            return self.forward(*args, **kwargs)
-        return self._call_with_hooks(args, kwargs)
-
-    def _call_with_hooks(self, args, kwargs):
-        for hook in list(self._forward_pre_hooks.values()):
-            result = hook(self, args)
-            if result is not None:
-                args = result if isinstance(result, tuple) else (result,)
-        backward_state = None
-        if self._backward_hooks and grad_mode.is_grad_enabled():
-            backward_state, args = _BackwardHookState.wrap_inputs(self, args)
-        output = self.forward(*args, **kwargs)
-        for hook in list(self._forward_hooks.values()):
-            result = hook(self, args, output)
-            if result is not None:
-                output = result
-        if backward_state is not None:
-            output = backward_state.wrap_output(output)
-        return output
-
-    def register_forward_pre_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args)`` before ``forward``; a non-None return replaces the
-        positional arguments (a tuple, or a single value). Returns a handle with ``remove()``."""
-        handle = RemovableHandle(self._forward_pre_hooks)
-        self._forward_pre_hooks[handle.id] = hook
-        return handle
-
-    def register_forward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, args, output)`` after ``forward``; a non-None return replaces the
-        output. Returns a handle with ``remove()``.
-
-        Example:
-            >>> import chainrule as cr
-            >>> from chainrule import nn
-            >>> shapes = []
-            >>> layer = nn.Linear(3, 2)
-            >>> handle = layer.register_forward_hook(lambda m, i, o: shapes.append(o.shape))
-            >>> _ = layer(cr.zeros(4, 3)); handle.remove(); shapes
-            [(4, 2)]
-        """
-        handle = RemovableHandle(self._forward_hooks)
-        self._forward_hooks[handle.id] = hook
-        return handle
-
-    def register_full_backward_hook(self, hook: Callable) -> RemovableHandle:
-        """Call ``hook(module, grad_input, grad_output)`` when the gradient reaches the module's
-        input during backward.
-
-        ``grad_output`` is a 1-tuple with the gradient of the (Tensor) output. ``grad_input`` has
-        one entry per positional argument: the gradient of the FIRST tensor argument that
-        requires grad, None for the others (chainrule's ops have a single output, so the
-        gradients of several inputs are not gathered into one call). When no input requires
-        grad (a network's first layer) the hook runs with ``grad_input`` all None as soon as
-        ``grad_output`` is known. A non-None return (a tuple like ``grad_input``) replaces that
-        input's gradient. Returns a handle with ``remove()``.
-        """
-        handle = RemovableHandle(self._backward_hooks)
-        self._backward_hooks[handle.id] = hook
-        return handle
-
-    def register_backward_hook(self, hook: Callable) -> RemovableHandle:
-        """Alias of ``register_full_backward_hook`` (PyTorch's deprecated name)."""
-        return self.register_full_backward_hook(hook)
 
     # ------------------------------------------------------------------ repr
     def _get_name(self) -> str:
