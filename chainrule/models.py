@@ -4,7 +4,8 @@ Each returns an ``nn.Module`` built from plain options (numbers, strings, tuples
 ``config.json`` can rebuild it with ``build(spec)``: a spec names a preset of this module and its
 keyword arguments, never a Python callable.
 
-Activations by name: ``sigmoid, tanh, relu, leaky_relu, prelu, rrelu, elu, gelu``.
+Activations by name: the keys of ``chainrule.nn.registry.ACTIVATIONS`` (``sigmoid, tanh, relu,
+leaky_relu, prelu, rrelu, elu, gelu``).
 Initializations by name: ``xavier`` (Glorot uniform, gain of the activation), ``he`` (Kaiming
 normal, fan-in), ``normal`` (N(0, 0.01²), the "small random numbers" that make deep nets
 vanish); ``None`` keeps each layer's default (PyTorch's).
@@ -23,17 +24,13 @@ from typing import Any, Sequence
 
 from chainrule import nn
 from chainrule.nn import init as nn_init
+from chainrule.nn import registry
 
 __all__ = ["mlp", "cnn", "resnet", "build", "activation", "initialize", "ACTIVATIONS", "INITS",
            "PRESETS"]
 
-ACTIVATIONS = ("sigmoid", "tanh", "relu", "leaky_relu", "prelu", "rrelu", "elu", "gelu")
+ACTIVATIONS = tuple(registry.ACTIVATIONS)
 INITS = ("xavier", "he", "normal")
-
-# the nonlinearity whose gain (nn.init.calculate_gain) suits each activation
-_GAIN_NAME = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "relu", "leaky_relu": "leaky_relu",
-              "prelu": "leaky_relu", "rrelu": "leaky_relu", "elu": "relu", "gelu": "relu"}
-_SLOPE = {"leaky_relu": 0.01, "prelu": 0.25, "rrelu": (1 / 8 + 1 / 3) / 2}
 
 
 def activation(name: str) -> nn.Module:
@@ -43,12 +40,7 @@ def activation(name: str) -> nn.Module:
         >>> activation("leaky_relu")
         LeakyReLU(negative_slope=0.01)
     """
-    layers = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh, "relu": nn.ReLU,
-              "leaky_relu": nn.LeakyReLU, "prelu": nn.PReLU, "rrelu": nn.RReLU, "elu": nn.ELU,
-              "gelu": nn.GELU}
-    if name not in layers:
-        raise ValueError(f"unknown activation {name!r}; choose one of {', '.join(ACTIVATIONS)}")
-    return layers[name]()
+    return registry.activation(name)
 
 
 def initialize(model: nn.Module, scheme: str | None, activation_name: str = "relu") -> nn.Module:
@@ -65,13 +57,12 @@ def initialize(model: nn.Module, scheme: str | None, activation_name: str = "rel
     if scheme not in INITS:
         raise ValueError(f"unknown init {scheme!r}; choose one of {', '.join(INITS)}")
     layers = [m for m in model.modules() if isinstance(m, (nn.Linear, nn.Conv1d, nn.Conv2d))]
-    gain_name = _GAIN_NAME.get(activation_name, "relu")
-    slope = _SLOPE.get(activation_name)
+    entry = registry.ACTIVATIONS.get(activation_name, registry.ACTIVATIONS["relu"])
+    slope = entry.negative_slope
     for position, layer in enumerate(layers):
         last = position == len(layers) - 1 and isinstance(layer, nn.Linear)
         if scheme == "xavier":
-            gain = 1.0 if last else nn_init.calculate_gain(gain_name, slope)
-            nn_init.xavier_uniform_(layer.weight, gain=gain)
+            nn_init.xavier_uniform_(layer.weight, gain=1.0 if last else entry.gain)
         elif scheme == "he":
             if last:
                 nn_init.kaiming_normal_(layer.weight, nonlinearity="linear")
@@ -127,19 +118,18 @@ def mlp(in_features: int, hidden: int | Sequence[int] = (100, 100), out_features
     """
     hidden = _widths(hidden, "mlp hidden widths")
     dropout = _check_dropout(dropout)
-    activation_name = activation
     layers: list[nn.Module] = [nn.Flatten()]
     width = int(in_features)
     for size in hidden:
         layers.append(nn.Linear(width, size, bias=bias))
         if batch_norm:
             layers.append(nn.BatchNorm1d(size))
-        layers.append(globals()["activation"](activation_name))
+        layers.append(registry.activation(activation))
         if dropout:
             layers.append(nn.Dropout(dropout))
         width = size
     layers.append(nn.Linear(width, int(out_features), bias=bias))
-    return initialize(nn.Sequential(*layers), init, activation_name)
+    return initialize(nn.Sequential(*layers), init, activation)
 
 
 def _spatial(input_size: int | Sequence[int], owner: str) -> tuple[int, ...]:
@@ -188,14 +178,13 @@ def cnn(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequence[
     if kernel_size % 2 != 1:
         raise ValueError(f"cnn kernel_size must be odd (for 'same' padding), got {kernel_size}")
     Conv, Pool, Norm, _ = _layers_for(size)
-    activation_name = activation
     layers: list[nn.Module] = []
     previous = int(in_channels)
     for width in channels:
         layers.append(Conv(previous, width, kernel_size, padding=kernel_size // 2, bias=bias))
         if batch_norm:
             layers.append(Norm(width))
-        layers.append(globals()["activation"](activation_name))
+        layers.append(registry.activation(activation))
         if min(size) >= 4:
             layers.append(Pool(2))
             size = tuple(s // 2 for s in size)
@@ -204,39 +193,12 @@ def cnn(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequence[
     features = previous * math.prod(size)
     if hidden:
         layers += [nn.Linear(features, int(hidden), bias=bias),
-                   globals()["activation"](activation_name)]
+                   registry.activation(activation)]
         features = int(hidden)
     if dropout:
         layers.append(nn.Dropout(dropout))
     layers.append(nn.Linear(features, int(num_classes), bias=bias))
-    return initialize(nn.Sequential(*layers), init, activation_name)
-
-
-class _Block(nn.Module):
-    """A residual block for 1-D or 2-D inputs with any activation:
-    act(bn2(conv2(act(bn1(conv1(x))))) + shortcut(x)); the shortcut is a 1×1 convolution with
-    batch norm when the stride or channel count changes."""
-
-    def __init__(self, in_channels: int, out_channels: int, stride: int, dims: int,
-                 activation_name: str):
-        super().__init__()
-        Conv, _, Norm, _ = _layers_for((1,) * dims)
-        self.conv1 = Conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False)
-        self.bn1 = Norm(out_channels)
-        self.act1 = activation(activation_name)
-        self.conv2 = Conv(out_channels, out_channels, 3, stride=1, padding=1, bias=False)
-        self.bn2 = Norm(out_channels)
-        self.act2 = activation(activation_name)
-        if stride != 1 or in_channels != out_channels:
-            self.downsample = nn.Sequential(
-                Conv(in_channels, out_channels, 1, stride=stride, bias=False), Norm(out_channels))
-        else:
-            self.downsample = None
-
-    def forward(self, x):
-        out = self.bn2(self.conv2(self.act1(self.bn1(self.conv1(x)))))
-        shortcut = x if self.downsample is None else self.downsample(x)
-        return self.act2(out + shortcut)
+    return initialize(nn.Sequential(*layers), init, activation)
 
 
 def resnet(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequence[int] = (8, 8),
@@ -246,8 +208,8 @@ def resnet(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequen
     then per entry of ``channels`` ``blocks`` residual blocks (the first of each later stage
     halves the size with stride 2), global average pooling, [Dropout], and a Linear layer.
 
-    2-D inputs with ReLU use ``nn.BasicBlock`` (torchvision's layout); 1-D signals and other
-    activations use the same block written for Conv1d / any activation.
+    The blocks are ``nn.BasicBlock`` (torchvision's layout): Conv2d for images, Conv1d for
+    signals; an activation other than ReLU becomes the blocks' ``act1``/``act2`` layers.
 
     Example:
         >>> import chainrule as cr
@@ -260,17 +222,15 @@ def resnet(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequen
     if isinstance(blocks, bool) or not isinstance(blocks, int) or blocks < 1:
         raise ValueError(f"resnet blocks must be an int >= 1, got {blocks!r}")
     Conv, _, Norm, AdaptivePool = _layers_for(size)
-    dims = len(size)
     layers: list[nn.Module] = [Conv(int(in_channels), channels[0], 3, padding=1, bias=False),
-                               Norm(channels[0]), globals()["activation"](activation)]
+                               Norm(channels[0]), registry.activation(activation)]
+    block_activation = None if activation == "relu" else registry.ACTIVATIONS[activation].module
     previous = channels[0]
     for stage, width in enumerate(channels):
         for index in range(blocks):
             stride = 2 if stage > 0 and index == 0 else 1
-            if dims == 2 and activation == "relu" and hasattr(nn, "BasicBlock"):
-                layers.append(nn.BasicBlock(previous, width, stride=stride))
-            else:
-                layers.append(_Block(previous, width, stride, dims, activation))
+            layers.append(nn.BasicBlock(previous, width, stride=stride,
+                                        activation=block_activation, spatial_dims=len(size)))
             previous = width
     layers += [AdaptivePool(1), nn.Flatten()]
     if dropout:

@@ -1,5 +1,6 @@
 """Layers, losses and the tools to build models: ``Module``, ``Parameter``, containers,
-layers, activations, losses, ``init``, ``functional`` (as ``F``) and ``utils``.
+layers, activations, losses, ``init``, ``functional`` (as ``F``), ``utils`` and ``registry`` (the
+activations that can be chosen by name).
 
 Example:
     >>> import chainrule as cr
@@ -17,6 +18,10 @@ from chainrule.nn.activation import (
     CELU, ELU, GELU, SELU, Hardtanh, LeakyReLU, LogSigmoid, LogSoftmax, PReLU, ReLU, ReLU6, RReLU,
     Sigmoid, SiLU, Softmax, Softplus, Softsign, Tanh,
 )
+from chainrule.nn.conv import Conv1d, Conv2d
+from chainrule.nn.pooling import (
+    AdaptiveAvgPool1d, AdaptiveAvgPool2d, AvgPool1d, AvgPool2d, MaxPool1d, MaxPool2d,
+)
 from chainrule.nn.dropout import Dropout, Dropout1d, Dropout2d
 from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d, LayerNorm
 from chainrule.nn.residual import BasicBlock, Residual, ResidualMLPBlock
@@ -24,8 +29,4 @@ from chainrule.nn.loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
     SmoothL1Loss,
 )
-from chainrule.nn import functional, init, utils
-
-# Convolution and pooling layers (chainrule/nn/conv.py, chainrule/nn/pooling.py) below.
-from chainrule.nn.conv import *  # noqa
-from chainrule.nn.pooling import *  # noqa
+from chainrule.nn import functional, init, registry, utils

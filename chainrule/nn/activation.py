@@ -6,7 +6,6 @@ from chainrule import backend
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter, factory_dtype
-from chainrule.ops import elementwise as _ew
 from chainrule.nn import functional as F
 from chainrule.tensor import Tensor
 
@@ -24,21 +23,21 @@ class ReLU(Module):
         self.inplace = inplace  # accepted for PyTorch compatibility; always out of place
 
     def forward(self, input: Tensor) -> Tensor:
-        return _ew.relu(input)
+        return F.relu(input)
 
 
 class Sigmoid(Module):
     """σ(x) = 1/(1 + e^-x), stable for large |x|."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return _ew.sigmoid(input)
+        return F.sigmoid(input)
 
 
 class Tanh(Module):
     """tanh(x)."""
 
     def forward(self, input: Tensor) -> Tensor:
-        return _ew.tanh(input)
+        return F.tanh(input)
 
 
 class LeakyReLU(Module):

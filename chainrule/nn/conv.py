@@ -6,10 +6,10 @@ import math
 
 import numpy as np
 
+from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter, factory_dtype
-from chainrule.ops import conv as _conv
 from chainrule.tensor import Tensor
 
 __all__ = ["Conv1d", "Conv2d"]
@@ -129,8 +129,8 @@ class Conv2d(_ConvNd):
                          groups, bias, padding_mode, device, dtype)
 
     def forward(self, x: Tensor) -> Tensor:
-        return _conv.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
-                            self.groups)
+        return F.conv2d(x, self.weight, self.bias, self.stride, self.padding, self.dilation,
+                        self.groups)
 
 
 class Conv1d(_ConvNd):
@@ -159,5 +159,5 @@ class Conv1d(_ConvNd):
 
     def forward(self, x: Tensor) -> Tensor:
         padding = self.padding if isinstance(self.padding, str) else self.padding[0]
-        return _conv.conv1d(x, self.weight, self.bias, self.stride[0], padding,
-                            self.dilation[0], self.groups)
+        return F.conv1d(x, self.weight, self.bias, self.stride[0], padding, self.dilation[0],
+                        self.groups)

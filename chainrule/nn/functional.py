@@ -11,6 +11,7 @@ Example:
 from chainrule.ops.conv import (
     adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d,
 )
+from chainrule.ops.adaptive_pool import adaptive_avg_pool1d
 from chainrule.ops.elementwise import relu, sigmoid, tanh
 from chainrule.ops.loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
@@ -33,5 +34,6 @@ __all__ = [
     "log_softmax", "dropout", "dropout1d", "dropout2d", "batch_norm", "layer_norm", "one_hot",
     "pad", "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "conv1d", "conv2d",
-    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool2d",
+    "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
+    "adaptive_avg_pool2d",
 ]

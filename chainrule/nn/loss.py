@@ -3,8 +3,9 @@
 
 from __future__ import annotations
 
+from chainrule.nn import functional as F
 from chainrule.nn.module import Module
-from chainrule.ops import loss as _loss
+from chainrule.ops.loss import _check_reduction
 from chainrule.tensor import Tensor
 
 __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss",
@@ -14,7 +15,7 @@ __all__ = ["L1Loss", "MSELoss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWith
 class _Loss(Module):
     def __init__(self, reduction: str = "mean"):
         super().__init__()
-        _loss._check_reduction(reduction, type(self).__name__)
+        _check_reduction(reduction, type(self).__name__)
         self.reduction = reduction
 
     def extra_repr(self) -> str:
@@ -38,14 +39,14 @@ class L1Loss(_Loss):
     """
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.l1_loss(input, target, self.reduction)
+        return F.l1_loss(input, target, self.reduction)
 
 
 class MSELoss(_Loss):
     """Mean squared error (x - y)²."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.mse_loss(input, target, self.reduction)
+        return F.mse_loss(input, target, self.reduction)
 
 
 class SmoothL1Loss(_Loss):
@@ -56,7 +57,7 @@ class SmoothL1Loss(_Loss):
         self.beta = beta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.smooth_l1_loss(input, target, self.reduction, self.beta)
+        return F.smooth_l1_loss(input, target, self.reduction, self.beta)
 
 
 class HuberLoss(_Loss):
@@ -67,7 +68,7 @@ class HuberLoss(_Loss):
         self.delta = delta
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.huber_loss(input, target, self.reduction, self.delta)
+        return F.huber_loss(input, target, self.reduction, self.delta)
 
 
 class BCELoss(_WeightedLoss):
@@ -75,7 +76,7 @@ class BCELoss(_WeightedLoss):
     element."""
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.binary_cross_entropy(input, target, self.weight, self.reduction)
+        return F.binary_cross_entropy(input, target, self.weight, self.reduction)
 
 
 class BCEWithLogitsLoss(_WeightedLoss):
@@ -88,8 +89,8 @@ class BCEWithLogitsLoss(_WeightedLoss):
         self.register_buffer("pos_weight", pos_weight)
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
-                                                      self.pos_weight)
+        return F.binary_cross_entropy_with_logits(input, target, self.weight, self.reduction,
+                                                  self.pos_weight)
 
 
 class CrossEntropyLoss(_WeightedLoss):
@@ -111,8 +112,8 @@ class CrossEntropyLoss(_WeightedLoss):
         self.ignore_index, self.label_smoothing = ignore_index, label_smoothing
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
-                                   self.label_smoothing)
+        return F.cross_entropy(input, target, self.weight, self.ignore_index, self.reduction,
+                               self.label_smoothing)
 
 
 class NLLLoss(_WeightedLoss):
@@ -124,4 +125,4 @@ class NLLLoss(_WeightedLoss):
         self.ignore_index = ignore_index
 
     def forward(self, input: Tensor, target: Tensor) -> Tensor:
-        return _loss.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)
+        return F.nll_loss(input, target, self.weight, self.ignore_index, self.reduction)

@@ -5,10 +5,10 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule import backend
+from chainrule.nn import functional as F
 from chainrule.nn import init
 from chainrule.nn.module import Module
 from chainrule.nn.parameter import Parameter, factory_dtype
-from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.tensor import Tensor
 
 __all__ = ["BatchNorm1d", "BatchNorm2d", "LayerNorm"]
@@ -34,9 +34,9 @@ class _BatchNorm(Module):
             self.register_parameter("weight", None)
             self.register_parameter("bias", None)
         if track_running_stats:
-            zeros, ones = backend.zeros((num_features,), dtype), backend.ones((num_features,), dtype)
-            self.register_buffer("running_mean", Tensor._make(zeros))
-            self.register_buffer("running_var", Tensor._make(ones))
+            self.register_buffer("running_mean",
+                                 Tensor._make(backend.zeros((num_features,), dtype)))
+            self.register_buffer("running_var", Tensor._make(backend.ones((num_features,), dtype)))
             self.register_buffer("num_batches_tracked",
                                  Tensor._make(np.zeros((), dtype=backend.int64)))
         else:
@@ -72,9 +72,9 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked.data)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         tracked = not self.training or self.track_running_stats
-        return batch_norm(input, self.running_mean if tracked else None,
-                          self.running_var if tracked else None, self.weight, self.bias,
-                          use_batch_stats, factor, self.eps)
+        return F.batch_norm(input, self.running_mean if tracked else None,
+                            self.running_var if tracked else None, self.weight, self.bias,
+                            use_batch_stats, factor, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "
@@ -153,7 +153,7 @@ class LayerNorm(Module):
             init.zeros_(self.bias)
 
     def forward(self, input: Tensor) -> Tensor:
-        return layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
+        return F.layer_norm(input, self.normalized_shape, self.weight, self.bias, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.normalized_shape}, eps={self.eps}, "

@@ -2,9 +2,8 @@
 
 from __future__ import annotations
 
+from chainrule.nn import functional as F
 from chainrule.nn.module import Module
-from chainrule.ops import adaptive_pool as _adaptive
-from chainrule.ops import pool as _pool
 from chainrule.tensor import Tensor
 
 __all__ = ["MaxPool1d", "MaxPool2d", "AvgPool1d", "AvgPool2d", "AdaptiveAvgPool1d",
@@ -40,8 +39,8 @@ class MaxPool2d(_MaxPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                self.ceil_mode)
+        return F.max_pool2d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode)
 
 
 class MaxPool1d(_MaxPoolNd):
@@ -56,8 +55,8 @@ class MaxPool1d(_MaxPoolNd):
     """
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
-                                self.ceil_mode)
+        return F.max_pool1d(x, self.kernel_size, self.stride, self.padding, self.dilation,
+                            self.ceil_mode)
 
 
 class _AvgPoolNd(Module):
@@ -91,8 +90,8 @@ class AvgPool2d(_AvgPoolNd):
         self.divisor_override = divisor_override
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad, self.divisor_override)
+        return F.avg_pool2d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad, self.divisor_override)
 
 
 class AvgPool1d(_AvgPoolNd):
@@ -114,8 +113,8 @@ class AvgPool1d(_AvgPoolNd):
                          as_single(padding), ceil_mode, count_include_pad)
 
     def forward(self, x: Tensor) -> Tensor:
-        return _pool.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
-                                self.count_include_pad)
+        return F.avg_pool1d(x, self.kernel_size, self.stride, self.padding, self.ceil_mode,
+                            self.count_include_pad)
 
 
 class AdaptiveAvgPool2d(Module):
@@ -135,7 +134,7 @@ class AdaptiveAvgPool2d(Module):
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
-        return _adaptive.adaptive_avg_pool2d(x, self.output_size)
+        return F.adaptive_avg_pool2d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"
@@ -155,7 +154,7 @@ class AdaptiveAvgPool1d(Module):
         self.output_size = output_size
 
     def forward(self, x: Tensor) -> Tensor:
-        return _adaptive.adaptive_avg_pool1d(x, self.output_size)
+        return F.adaptive_avg_pool1d(x, self.output_size)
 
     def extra_repr(self) -> str:
         return f"output_size={self.output_size}"

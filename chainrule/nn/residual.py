@@ -6,15 +6,20 @@ the identity path unchanged (He et al. 2016): the remedy for vanishing gradients
 
 from __future__ import annotations
 
+from typing import Callable
+
+from chainrule.nn import functional as F
 from chainrule.nn.activation import ReLU
 from chainrule.nn.container import Identity, Sequential
+from chainrule.nn.conv import Conv1d, Conv2d
 from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
-from chainrule.nn.normalization import BatchNorm2d
-from chainrule.ops.elementwise import relu
+from chainrule.nn.normalization import BatchNorm1d, BatchNorm2d
 from chainrule.tensor import Tensor
 
 __all__ = ["Residual", "ResidualMLPBlock", "BasicBlock"]
+
+_LAYERS = {1: (Conv1d, BatchNorm1d), 2: (Conv2d, BatchNorm2d)}  # BasicBlock's, by spatial_dims
 
 
 class Residual(Module):
@@ -69,45 +74,62 @@ class BasicBlock(Module):
     """ResNet's basic block: two 3×3 convolutions with batch norm, and a shortcut that is the
     identity, or a 1×1 convolution with batch norm when the stride or channel count changes.
 
-        out = relu(bn2(conv2(relu(bn1(conv1(x))))) + shortcut(x))
+        out = act(bn2(conv2(act(bn1(conv1(x))))) + shortcut(x)),  act = relu by default
 
     Names follow torchvision (conv1, bn1, conv2, bn2, downsample), so a torchvision block's
-    state_dict converted to NumPy loads as it is. Keyword-only ``device`` (only the CPU) and
-    ``dtype`` go to every convolution and batch norm.
+    state_dict converted to NumPy loads as it is.
 
-    Shape: (N, in_channels, H, W) -> (N, out_channels, ⌈H/stride⌉, ⌈W/stride⌉).
+    Args:
+        in_channels, out_channels: channels of the input and of the output.
+        stride: of the first convolution (2 halves the size).
+        activation: keyword-only; a callable returning a new activation layer (e.g.
+            ``nn.Tanh``), called twice for the modules ``act1`` and ``act2``. None: ReLU as a
+            function, as torchvision.
+        spatial_dims: keyword-only; 2 for images (Conv2d, BatchNorm2d), 1 for signals
+            (Conv1d, BatchNorm1d).
+        device, dtype: keyword-only; of every convolution and batch norm (only the CPU).
+
+    Shape: (N, in_channels, H, W) -> (N, out_channels, ⌈H/stride⌉, ⌈W/stride⌉); with
+    ``spatial_dims=1``, (N, in_channels, L) -> (N, out_channels, ⌈L/stride⌉).
 
     Example:
         >>> import chainrule as cr
         >>> import chainrule.nn
         >>> cr.nn.BasicBlock(3, 8, stride=2)(cr.randn(2, 3, 8, 8)).shape
         (2, 8, 4, 4)
+        >>> cr.nn.BasicBlock(1, 4, activation=cr.nn.Tanh, spatial_dims=1)(cr.randn(2, 1, 9)).shape
+        (2, 4, 9)
     """
 
     expansion = 1
 
-    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *, device=None,
-                 dtype=None):
+    def __init__(self, in_channels: int, out_channels: int, stride: int = 1, *,
+                 activation: Callable[[], Module] | None = None, spatial_dims: int = 2,
+                 device=None, dtype=None):
         super().__init__()
-        from chainrule.nn.conv import Conv2d  # the conv layers live in their own module
-
+        if spatial_dims not in _LAYERS:
+            raise ValueError(f"BasicBlock: spatial_dims must be 1 (signals) or 2 (images), got "
+                             f"{spatial_dims!r}")
+        Conv, Norm = _LAYERS[spatial_dims]
         kw = {"device": device, "dtype": dtype}
         self.in_channels, self.out_channels, self.stride = in_channels, out_channels, stride
-        self.conv1 = Conv2d(in_channels, out_channels, 3, stride=stride, padding=1, bias=False,
-                            **kw)
-        self.bn1 = BatchNorm2d(out_channels, **kw)
-        self.conv2 = Conv2d(out_channels, out_channels, 3, stride=1, padding=1, bias=False, **kw)
-        self.bn2 = BatchNorm2d(out_channels, **kw)
+        self.conv1 = Conv(in_channels, out_channels, 3, stride=stride, padding=1, bias=False, **kw)
+        self.bn1 = Norm(out_channels, **kw)
+        self.act1 = None if activation is None else activation()  # None: F.relu
+        self.conv2 = Conv(out_channels, out_channels, 3, stride=1, padding=1, bias=False, **kw)
+        self.bn2 = Norm(out_channels, **kw)
+        self.act2 = None if activation is None else activation()
         if stride != 1 or in_channels != out_channels:
             self.downsample = Sequential(
-                Conv2d(in_channels, out_channels, 1, stride=stride, bias=False, **kw),
-                BatchNorm2d(out_channels, **kw),
+                Conv(in_channels, out_channels, 1, stride=stride, bias=False, **kw),
+                Norm(out_channels, **kw),
             )
         else:
             self.downsample = None
 
     def forward(self, x: Tensor) -> Tensor:
-        out = relu(self.bn1(self.conv1(x)))
-        out = self.bn2(self.conv2(out))
+        act1 = F.relu if self.act1 is None else self.act1
+        act2 = F.relu if self.act2 is None else self.act2
+        out = self.bn2(self.conv2(act1(self.bn1(self.conv1(x)))))
         shortcut = x if self.downsample is None else self.downsample(x)
-        return relu(out + shortcut)
+        return act2(out + shortcut)
