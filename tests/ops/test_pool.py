@@ -1,14 +1,13 @@
-"""Pooling: max/avg/adaptive ops against loop references and PyTorch, gradients (ties go to the
-first maximum), double backward, errors, and the pooling layers."""
+"""Pooling (chainrule/ops/pool.py): max and average pooling in 1-D and 2-D by the op specs and
+against loop references and PyTorch: ceil mode, padding, dilation, count_include_pad; ties go to
+the first maximum; the double backward; errors; the channels-first memory layout."""
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule import nn
-from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
-from chainrule.ops.adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool2d
-from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from chainrule.nn.functional import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from tests.ops.spec import OpSpec, SpecChecks
 
 RNG = np.random.default_rng(99)
 
@@ -56,6 +55,55 @@ def reference_pool(x, kernel, stride=None, padding=0, dilation=1, ceil_mode=Fals
                     else:
                         out[ni, ci, i, j] = total / (count_pad if count_include_pad else count_real)
     return out, argmax
+
+
+def distinct(x):
+    """The ranks of x times 0.1: distinct, well separated values, so that finite differences
+    never cross a max-pool tie."""
+    return np.argsort(np.argsort(x, axis=None)).reshape(x.shape) * 0.1
+
+
+def _pool_spec(name, function, covers, reference_options, spatial=2, **options):
+    """A spec of ``function(x, **options)``; the reference is ``reference_pool`` with
+    ``reference_options`` (in its 2-D terms; 1-D inputs get a height of one)."""
+
+    def reference(x):
+        if spatial == 1:
+            return reference_pool(x[:, :, None], **reference_options)[0][:, :, 0]
+        return reference_pool(x, **reference_options)[0]
+
+    def torch_op(torch, x):
+        return getattr(torch.nn.functional, function.__name__)(x, **options)
+
+    shape = (2, 2, 5, 7) if spatial == 2 else (2, 2, 35)
+    return OpSpec(name, lambda x: function(x, **options), reference,
+                  [(shape,), ((0,) + shape[1:],)], covers=covers, domain=distinct, eps=1e-4,
+                  torch=torch_op)
+
+
+MAX_COVERS = ("MaxPool", "MaxPoolScatter", "MaxPoolGather")
+AVG_COVERS = ("AvgPool", "AvgPoolTranspose")
+SPECS = [
+    _pool_spec("max_pool2d", max_pool2d, MAX_COVERS, dict(kernel=2), kernel_size=2),
+    _pool_spec("max_pool2d_ceil", max_pool2d, MAX_COVERS,
+               dict(kernel=3, stride=2, padding=1, ceil_mode=True), kernel_size=3, stride=2,
+               padding=1, ceil_mode=True),
+    _pool_spec("max_pool2d_dilated", max_pool2d, MAX_COVERS, dict(kernel=2, stride=1, dilation=2),
+               kernel_size=2, stride=1, dilation=2),
+    _pool_spec("avg_pool2d", avg_pool2d, AVG_COVERS, dict(kernel=2, kind="avg"), kernel_size=2),
+    _pool_spec("avg_pool2d_ceil_no_pad_count", avg_pool2d, AVG_COVERS,
+               dict(kernel=3, stride=2, padding=1, ceil_mode=True, kind="avg",
+                    count_include_pad=False),
+               kernel_size=3, stride=2, padding=1, ceil_mode=True, count_include_pad=False),
+    _pool_spec("max_pool1d", max_pool1d, MAX_COVERS, dict(kernel=(1, 3), stride=(1, 2),
+               padding=(0, 1)), spatial=1, kernel_size=3, stride=2, padding=1),
+    _pool_spec("avg_pool1d", avg_pool1d, AVG_COVERS, dict(kernel=(1, 4), stride=(1, 3),
+               padding=(0, 2), kind="avg"), spatial=1, kernel_size=4, stride=3, padding=2),
+]
+
+
+class TestSpecs(SpecChecks):
+    specs = SPECS
 
 
 MAX_CASES = [
@@ -119,21 +167,6 @@ def test_avg_pool2d_matches_loop_reference(options):
     np.testing.assert_allclose(out.data, expected, rtol=1e-12)
 
 
-def test_adaptive_avg_pool2d_matches_start_end_formula():
-    x = RNG.standard_normal((2, 3, 7, 10))
-    for size in [(3, 4), (7, 10), (2, 5), 1, (None, 3), 5]:
-        out = adaptive_avg_pool2d(cr.tensor(x, dtype=cr.float64), size)
-        oh, ow = (size, size) if not isinstance(size, tuple) else size
-        oh, ow = oh or 7, ow or 10
-        expected = np.zeros((2, 3, oh, ow))
-        for i in range(oh):
-            for j in range(ow):
-                r0, r1 = i * 7 // oh, -(-(i + 1) * 7 // oh)
-                c0, c1 = j * 10 // ow, -(-(j + 1) * 10 // ow)
-                expected[:, :, i, j] = x[:, :, r0:r1, c0:c1].mean(axis=(2, 3))
-        np.testing.assert_allclose(out.data, expected, rtol=1e-12, err_msg=str(size))
-
-
 def test_one_d_pools_match_two_d_with_height_one():
     x = RNG.standard_normal((2, 3, 11))
     t = cr.tensor(x, dtype=cr.float64)
@@ -142,41 +175,16 @@ def test_one_d_pools_match_two_d_with_height_one():
                                   reference_pool(x4, (1, 3), (1, 2), (0, 1))[0][:, :, 0])
     np.testing.assert_allclose(avg_pool1d(t, 4, 3, 2).data,
                                reference_pool(x4, (1, 4), (1, 3), (0, 2), kind="avg")[0][:, :, 0])
-    expected = np.stack([x[..., i * 11 // 4: -(-(i + 1) * 11 // 4)].mean(-1) for i in range(4)], -1)
-    np.testing.assert_allclose(adaptive_avg_pool1d(t, 4).data, expected, rtol=1e-12)
-    np.testing.assert_allclose(adaptive_avg_pool1d(t, 1).data, x.mean(-1, keepdims=True))
 
 
 def test_float32_stays_float32_and_unbatched_inputs():
     x = cr.randn(3, 8, 8)
-    for out in (max_pool2d(x, 2), avg_pool2d(x, 2), adaptive_avg_pool2d(x, 3)):
+    for out in (max_pool2d(x, 2), avg_pool2d(x, 2)):
         assert out.dtype == np.float32 and out.ndim == 3
     np.testing.assert_array_equal(max_pool2d(x, 2).data, max_pool2d(x.unsqueeze(0), 2).data[0])
 
 
 # ---------------------------------------------------------------------------- gradients
-POOL_FNS = [
-    lambda x: max_pool2d(x, 2),
-    lambda x: max_pool2d(x, 3, 2, 1, ceil_mode=True),
-    lambda x: max_pool2d(x, 2, 1, dilation=2),
-    lambda x: avg_pool2d(x, 2),
-    lambda x: avg_pool2d(x, 3, 2, 1, ceil_mode=True, count_include_pad=False),
-    lambda x: adaptive_avg_pool2d(x, (2, 3)),
-    lambda x: adaptive_avg_pool2d(x, 1),
-    lambda x: max_pool1d(x.reshape(2, 2, 35), 3, 2, 1),
-    lambda x: avg_pool1d(x.reshape(2, 2, 35), 4, 3, 2),
-]
-
-
-@pytest.mark.parametrize("index", range(len(POOL_FNS)))
-def test_pool_gradcheck_and_gradgradcheck(index):
-    # Distinct values, well separated, so finite differences never cross a max-pool tie.
-    values = RNG.permutation(2 * 2 * 5 * 7).reshape(2, 2, 5, 7) * 0.1
-    x = cr.tensor(values, dtype=cr.float64, requires_grad=True)
-    assert gradcheck(POOL_FNS[index], (x,), eps=1e-4)
-    assert gradgradcheck(POOL_FNS[index], (x,), eps=1e-4)
-
-
 def test_max_pool_double_backward_routes_grad_of_grad():
     """d/d(grad_output) of <grad_input, v> is v gathered at each window's winner."""
     x = cr.tensor(RNG.standard_normal((1, 1, 4, 4)), dtype=cr.float64, requires_grad=True)
@@ -216,21 +224,15 @@ def test_avg_pool2d_matches_torch(options):
     np.testing.assert_allclose(ours.grad.data, theirs.grad.numpy(), rtol=1e-12)
 
 
-def test_one_d_and_adaptive_match_torch():
+def test_one_d_pools_match_torch():
     torch = pytest.importorskip("torch")
     F = torch.nn.functional
     x1 = RNG.standard_normal((2, 3, 13))
-    x2 = RNG.standard_normal((2, 3, 9, 11))
-    t1, t2 = cr.tensor(x1, dtype=cr.float64), cr.tensor(x2, dtype=cr.float64)
+    t1 = cr.tensor(x1, dtype=cr.float64)
     np.testing.assert_array_equal(max_pool1d(t1, 3, 2, 1, 2).data,
                                   F.max_pool1d(torch.tensor(x1), 3, 2, 1, 2).numpy())
     np.testing.assert_allclose(avg_pool1d(t1, 4, 3, 2, ceil_mode=True).data,
                                F.avg_pool1d(torch.tensor(x1), 4, 3, 2, ceil_mode=True).numpy())
-    np.testing.assert_allclose(adaptive_avg_pool1d(t1, 5).data,
-                               F.adaptive_avg_pool1d(torch.tensor(x1), 5).numpy())
-    for size in [(4, 5), 1, 3, (None, 2)]:
-        np.testing.assert_allclose(adaptive_avg_pool2d(t2, size).data,
-                                   F.adaptive_avg_pool2d(torch.tensor(x2), size).numpy())
 
 
 # ---------------------------------------------------------------------------- errors
@@ -249,44 +251,11 @@ def test_pool_errors():
         max_pool2d(x, 0)
     with pytest.raises(TypeError, match=r"kernel_size must be an int or a pair"):
         max_pool2d(x, (2, 2, 2))
-    with pytest.raises(ValueError, match=r"output_size must be an int or 2 ints"):
-        adaptive_avg_pool2d(x, (1, 2, 3))
     with pytest.raises(TypeError, match=r"floating-point input"):
         max_pool2d(cr.tensor(np.ones((1, 1, 4, 4), dtype=np.int64)), 2)
 
 
-# ---------------------------------------------------------------------------- layers
-def test_pool_layers_call_the_ops_and_repr_like_torch():
-    x = cr.randn(2, 3, 9, 9)
-    layers = [
-        (nn.MaxPool2d(3, 2, 1), lambda t: max_pool2d(t, 3, 2, 1),
-         "MaxPool2d(kernel_size=3, stride=2, padding=1, dilation=1, ceil_mode=False)"),
-        (nn.AvgPool2d(2), lambda t: avg_pool2d(t, 2),
-         "AvgPool2d(kernel_size=2, stride=2, padding=0)"),
-        (nn.AdaptiveAvgPool2d((2, 3)), lambda t: adaptive_avg_pool2d(t, (2, 3)),
-         "AdaptiveAvgPool2d(output_size=(2, 3))"),
-    ]
-    for layer, op, text in layers:
-        np.testing.assert_array_equal(layer(x).data, op(x).data)
-        assert repr(layer) == text
-        assert list(layer.parameters()) == []
-    x1 = cr.randn(2, 3, 10)
-    np.testing.assert_array_equal(nn.MaxPool1d(2)(x1).data, max_pool1d(x1, 2).data)
-    np.testing.assert_array_equal(nn.AvgPool1d(3, 2)(x1).data, avg_pool1d(x1, 3, 2).data)
-    np.testing.assert_array_equal(nn.AdaptiveAvgPool1d(1)(x1).data, x1.mean(-1, keepdim=True).data)
-    assert repr(nn.AvgPool1d(3)) == "AvgPool1d(kernel_size=(3,), stride=(3,), padding=(0,))"
-
-
-def test_pool_layer_reprs_equal_torch():
-    torch = pytest.importorskip("torch")
-    pairs = [(nn.MaxPool2d(2), torch.nn.MaxPool2d(2)), (nn.AvgPool2d(3, 1, 1),
-                                                         torch.nn.AvgPool2d(3, 1, 1)),
-             (nn.MaxPool1d(3), torch.nn.MaxPool1d(3)), (nn.AvgPool1d(3), torch.nn.AvgPool1d(3)),
-             (nn.AdaptiveAvgPool2d((1, None)), torch.nn.AdaptiveAvgPool2d((1, None)))]
-    for ours, theirs in pairs:
-        assert repr(ours) == repr(theirs)
-
-
+# ---------------------------------------------------------------------------- memory layout
 @pytest.mark.parametrize("pool", [lambda t: max_pool2d(t, 2), lambda t: max_pool2d(t, 3, 2, 1),
                                   lambda t: avg_pool2d(t, 2), lambda t: avg_pool2d(t, 3, 1, 1)])
 def test_channels_first_memory_layout_gives_the_same_values_and_gradients(pool):

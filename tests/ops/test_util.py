@@ -1,7 +1,11 @@
-"""dtype promotion follows PyTorch: dimensioned tensors decide over 0-d tensors and scalars."""
+"""The ops' shared rules (chainrule/ops/_util.py): dtype promotion follows PyTorch (dimensioned
+tensors decide over 0-d tensors and scalars), and broadcasting, forward and backward
+(unbroadcast), follows NumPy for any shapes (hypothesis)."""
 
 import numpy as np
 import pytest
+from hypothesis import given, settings, strategies as st
+from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
 
@@ -122,3 +126,26 @@ def test_uint8_minus_one_wraps_as_in_pytorch():
     out = x + (-1)
     assert out.dtype == np.uint8
     np.testing.assert_array_equal(out.data, (np.array([0, 5], np.uint8) + np.uint8(255)))
+
+
+# ---------------------------------------------------------------------------- broadcasting
+@settings(max_examples=60, deadline=None)
+@given(hnp.mutually_broadcastable_shapes(num_shapes=2, max_dims=4, max_side=4),
+       st.sampled_from(["add", "sub", "mul", "maximum"]))
+def test_binary_broadcasting_matches_numpy_and_grads_have_input_shapes(shapes_pair, op):
+    shape_a, shape_b = shapes_pair.input_shapes
+    rng = np.random.default_rng(0)
+    a_np = rng.standard_normal(shape_a)
+    b_np = rng.standard_normal(shape_b)
+    a = cr.tensor(a_np, dtype=cr.float64, requires_grad=True)
+    b = cr.tensor(b_np, dtype=cr.float64, requires_grad=True)
+    out = getattr(cr, op)(a, b)
+    reference = {"add": np.add, "sub": np.subtract, "mul": np.multiply, "maximum": np.maximum}
+    np.testing.assert_allclose(out.data, reference[op](a_np, b_np))
+    assert out.shape == shapes_pair.result_shape
+    out.sum().backward()
+    assert a.grad.shape == shape_a and b.grad.shape == shape_b
+    if op == "add":
+        # d/da sum(a + b) counts how many times each element of a was used.
+        uses = np.prod(shapes_pair.result_shape) / max(np.prod(shape_a), 1)
+        np.testing.assert_allclose(a.grad.data, np.full(shape_a, uses))

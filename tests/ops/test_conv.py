@@ -1,12 +1,15 @@
-"""conv1d / conv2d: forward against a loop reference and PyTorch, gradients of first and second
-order, argument errors, and the scratch-buffer reuse that must never corrupt saved values."""
+"""Convolutions (chainrule/ops/conv.py): conv1d and conv2d by the op specs (strides, padding,
+dilation, groups, with and without bias) against a loop reference, more geometries against the
+loop and PyTorch, third order, argument errors, and the scratch-buffer reuse that must never
+corrupt saved values."""
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
-from chainrule.ops.conv import conv1d, conv2d
+from chainrule.autograd.gradcheck import gradcheck
+from chainrule.nn.functional import conv1d, conv2d
+from tests.ops.spec import OpSpec, SpecChecks
 
 RNG = np.random.default_rng(1234)
 
@@ -113,35 +116,65 @@ def test_unbatched_input_and_float32_kept():
     assert conv1d(randn(3, 9, dtype=np.float32), randn(2, 3, 4, dtype=np.float32)).shape == (2, 6)
 
 
-# ---------------------------------------------------------------------------- gradients
-GRAD_CASES = [
-    dict(stride=1, padding=1, dilation=1, groups=1),
-    dict(stride=(2, 1), padding=(1, 2), dilation=(1, 2), groups=2),
-    dict(stride=2, padding="valid", dilation=1, groups=1),
+# ---------------------------------------------------------------------------- the specs
+# The backward is ConvolutionInputGrad, ConvolutionWeightGrad and ChannelSum (the bias); their
+# own backwards are convolutions again, so the double backward covers all four.
+CONV_COVERS = ("Convolution", "ConvolutionInputGrad", "ConvolutionWeightGrad", "ChannelSum")
+
+
+def _conv2d_spec(name, x_shape, weight_shape, bias=True, **options):
+    def op(x, weight, bias=None):
+        return conv2d(x, weight, bias, **options)
+
+    def reference(x, weight, bias=None):
+        padding = options.get("padding", 0)
+        if padding == "valid":
+            padding = 0
+        return reference_conv2d(x, weight, bias, options.get("stride", 1), padding,
+                                options.get("dilation", 1), options.get("groups", 1))
+
+    def torch_op(torch, x, weight, bias=None):
+        return torch.nn.functional.conv2d(x, weight, bias, **options)
+
+    shapes = [x_shape, weight_shape] + ([(weight_shape[0],)] if bias else [])
+    empty = [(0,) + x_shape[1:]] + shapes[1:]
+    return OpSpec(name, op, reference, [tuple(shapes), tuple(empty)],
+                  covers=CONV_COVERS if bias else CONV_COVERS[:3], torch=torch_op)
+
+
+def _conv1d_spec(name, x_shape, weight_shape, padding, bias=True, **options):
+    def op(x, weight, bias=None):
+        return conv1d(x, weight, bias, padding=padding, **options)
+
+    def reference(x, weight, bias=None):
+        stride, dilation = options.get("stride", 1), options.get("dilation", 1)
+        total = {"valid": 0, "same": dilation * (weight.shape[-1] - 1)}[padding]
+        out = reference_conv2d(x[:, :, None], weight[:, :, None], bias, (1, stride),
+                               (0, 0, total // 2, total - total // 2), (1, dilation))
+        return out[:, :, 0]
+
+    def torch_op(torch, x, weight, bias=None):
+        return torch.nn.functional.conv1d(x, weight, bias, padding=padding, **options)
+
+    shapes = [x_shape, weight_shape] + ([(weight_shape[0],)] if bias else [])
+    empty = [(0,) + x_shape[1:]] + shapes[1:]
+    return OpSpec(name, op, reference, [tuple(shapes), tuple(empty)],
+                  covers=CONV_COVERS if bias else CONV_COVERS[:3], torch=torch_op)
+
+
+SPECS = [
+    _conv2d_spec("conv2d", (1, 2, 5, 4), (2, 2, 3, 2), stride=1, padding=1),
+    _conv2d_spec("conv2d_strided_dilated_groups", (1, 2, 5, 4), (2, 1, 3, 2), stride=(2, 1),
+                 padding=(1, 2), dilation=(1, 2), groups=2),
+    _conv2d_spec("conv2d_valid_stride2", (2, 2, 5, 4), (3, 2, 3, 2), stride=2, padding="valid"),
+    _conv2d_spec("conv2d_no_bias", (1, 2, 4, 4), (2, 2, 2, 2), bias=False, padding=1),
+    _conv1d_spec("conv1d", (2, 2, 7), (3, 2, 3), "valid", stride=2, dilation=2),
+    _conv1d_spec("conv1d_same_no_bias", (2, 2, 7), (3, 2, 3), "same", bias=False),
 ]
 
 
-@pytest.mark.parametrize("options", GRAD_CASES)
-def test_conv2d_gradcheck(options):
-    x, w, b = randn(2, 4, 5, 4, grad=True), randn(4, 4 // options["groups"], 3, 2, grad=True), \
-        randn(4, grad=True)
-    assert gradcheck(lambda x, w, b: conv2d(x, w, b, **options), (x, w, b))
-
-
-@pytest.mark.parametrize("options", GRAD_CASES[:2])
-def test_conv2d_gradgradcheck(options):
-    x, w, b = randn(1, 2, 4, 4, grad=True), randn(2, 2 // options["groups"], 2, 2, grad=True), \
-        randn(2, grad=True)
-    assert gradgradcheck(lambda x, w, b: conv2d(x, w, b, **options), (x, w, b))
-
-
-def test_conv1d_gradcheck_and_gradgradcheck():
-    x, w, b = randn(2, 2, 7, grad=True), randn(3, 2, 3, grad=True), randn(3, grad=True)
-    f = lambda x, w, b: conv1d(x, w, b, stride=2, padding="valid", dilation=2)  # noqa: E731
-    assert gradcheck(f, (x, w, b))
-    assert gradgradcheck(f, (x, w, b))
-    g = lambda x, w: conv1d(x, w, padding="same")  # noqa: E731
-    assert gradgradcheck(g, (x, w))
+class TestSpecs(SpecChecks):
+    specs = SPECS
 
 
 def test_third_order_through_conv_is_consistent():
@@ -290,22 +323,3 @@ def test_empty_batch_gives_empty_output_and_zero_parameter_gradients():
         out.sum().backward()
         np.testing.assert_array_equal(w.grad.data, np.zeros(w.shape))
         np.testing.assert_array_equal(b.grad.data, np.zeros(4))
-
-
-def test_buffer_pool_reuses_only_free_buffers_and_evicts_when_full():
-    from chainrule.ops._conv_util import BufferPool
-
-    pool = BufferPool(max_per_key=2, max_bytes=1000)
-    first = pool.take((100,), np.float32, "a")
-    address = first.__array_interface__["data"][0]
-    view = first[10:]
-    del first
-    second = pool.take((100,), np.float32, "a")  # the first is still seen through a view
-    assert second.__array_interface__["data"][0] != address
-    del view
-    third = pool.take((100,), np.float32, "a")  # now free again
-    assert third.__array_interface__["data"][0] == address
-    del second, third
-    kept = pool.take((100,), np.float32, "b")  # 1200 bytes asked: the free "a" ones go
-    assert pool._bytes <= 1000 and kept.shape == (100,)
-    assert sum(len(v) for v in pool._buffers.values()) == 1
