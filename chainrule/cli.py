@@ -14,15 +14,23 @@ from __future__ import annotations
 import argparse
 import sys
 import time
-from typing import Sequence
+from typing import Any, Sequence
+
+from chainrule import lab, models
+from chainrule._version import __version__
+from chainrule.data import DataError
+from chainrule.nn.registry import ACTIVATIONS
+from chainrule.optim.registry import OPTIMIZERS
+from chainrule.serialization import CheckpointError
+from chainrule.train import recipe
+from chainrule.train.recipe import ConfigError
+from chainrule.train.runner import (
+    NOT_CONFIG, UsageError, evaluate_command, predict_command, read_toml, train_command,
+)
 
 _STARTED = time.perf_counter()
 
 __all__ = ["main", "build_parser", "UsageError"]
-
-
-class UsageError(Exception):
-    """Wrong input: reported as one line on stderr with exit status 2."""
 
 
 class _Parser(argparse.ArgumentParser):
@@ -70,9 +78,6 @@ examples:
 
 
 def _add_train(sub) -> None:
-    from chainrule import models
-    from chainrule.train import recipe
-
     p = sub.add_parser("train", help="train a model and write a run folder",
                        description="Train a model and write a run folder (model.safetensors, "
                        "checkpoint.safetensors, config.json, history.csv, curves.png, "
@@ -88,10 +93,10 @@ def _add_train(sub) -> None:
     add("--hidden", type=_int_list, metavar="W,W", help="mlp hidden widths (e.g. 100,100); cnn: "
         "width of the dense layer")
     add("--channels", type=_int_list, metavar="C,C", help="cnn/resnet channels per stage")
-    add("--activation", choices=models.ACTIVATIONS, help="hidden activation (default relu)")
+    add("--activation", choices=list(ACTIVATIONS), help="hidden activation (default relu)")
     add("--no-bias", dest="bias", action="store_false", help="layers without bias")
     add("--init", choices=models.INITS, help="weight initialization (default: PyTorch's)")
-    add("--optimizer", choices=recipe.OPTIMIZERS, help="default adam; lbfgs/bfgs/newton train "
+    add("--optimizer", choices=list(OPTIMIZERS), help="default adam; lbfgs/bfgs/newton train "
         "full-batch")
     add("--lr", type=_number, help="learning rate (default per optimizer, adam 0.003)")
     add("--batch-size", type=_count, help="samples per batch, 0 = full batch (default 32)")
@@ -126,7 +131,7 @@ def _add_evaluate(sub) -> None:
                        description="Evaluate a run folder or checkpoint on its test split.")
     p.add_argument("target", metavar="RUN_OR_CHECKPOINT")
     p.add_argument("--data-dir", metavar="DIR", help="where the IDX files are (MNIST)")
-    p.set_defaults(handler=_evaluate)
+    p.set_defaults(handler=evaluate_command)
 
 
 def _add_predict(sub) -> None:
@@ -139,71 +144,69 @@ def _add_predict(sub) -> None:
                    "(default INPUT.predictions.npy)")
     p.add_argument("--probabilities", action="store_true", help="write class probabilities "
                    "(N, classes) instead of classes")
-    p.set_defaults(handler=_predict)
+    p.set_defaults(handler=predict_command)
 
 
-def _add_lab(sub, wanted: bool) -> None:
+def _add_lab(sub) -> None:
     p = sub.add_parser("lab", help="run the lab's experiments (chainrule lab all --out report/)",
                        description="Run the lab's experiments.")
-    lab = None
-    if wanted:  # import only when asked: the lab pulls in matplotlib and every experiment
-        try:
-            import chainrule.lab as lab
-        except ImportError:
-            lab = None
-    if lab is not None and hasattr(lab, "add_arguments") and hasattr(lab, "run_from_args"):
-        lab.add_arguments(p)
-        p.set_defaults(handler=lambda args: int(lab.run_from_args(args) or 0))
-    else:
-        p.add_argument("rest", nargs=argparse.REMAINDER)
-        p.set_defaults(handler=_lab_missing)
-
-
-def _lab_missing(args) -> int:
-    raise UsageError("chainrule lab: the lab is not available yet in this installation "
-                     "(chainrule.lab has no add_arguments/run_from_args)")
+    lab.add_arguments(p)
+    p.set_defaults(handler=lambda args: int(lab.run_from_args(args) or 0))
 
 
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
-    """The ``chainrule`` argument parser (the lab's arguments only when ``argv`` asks for it)."""
+    """The ``chainrule`` argument parser (``argv`` is accepted for compatibility; every
+    command's arguments are always there)."""
     parser = _Parser(prog="chainrule", description="chainrule: neural-network fundamentals on "
                      "NumPy. Train, evaluate and predict from the command line.")
-    from chainrule import __version__
-
     parser.add_argument("--version", action="version", version=f"chainrule {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND", parser_class=_Parser)
     _add_train(sub)
     _add_evaluate(sub)
     _add_predict(sub)
-    _add_lab(sub, wanted="lab" in list(argv)[:1])
+    _add_lab(sub)
     return parser
 
 
+def _file_settings(path: str) -> dict[str, Any]:
+    """The TOML settings, checked by the same parser as the flags."""
+    raw = read_toml(path)
+    unknown = sorted(set(raw) - set(recipe.DEFAULTS) - {"no_bias"})
+    if unknown:
+        raise UsageError(f"chainrule train: error: --config {path}: unknown setting(s) "
+                         f"{', '.join(unknown)}; known: {', '.join(sorted(recipe.DEFAULTS))}")
+    argv = ["train"]
+    for key, value in raw.items():
+        flag = "--" + key.replace("_", "-")
+        if key == "no_bias":
+            key, value = "bias", not value
+        if key in ("bias", "batch_norm", "augment"):
+            if key == "bias":
+                argv += [] if value else ["--no-bias"]
+            else:
+                argv.append(flag if value else "--no-" + key.replace("_", "-"))
+        elif value is None:
+            continue
+        elif isinstance(value, list):
+            argv += [flag, ",".join(str(v) for v in value)]
+        else:
+            argv += [flag, str(value)]
+    try:
+        parsed = build_parser(argv).parse_args(argv)
+    except UsageError as error:
+        raise UsageError(f"chainrule train: error: in --config {path}: "
+                         f"{str(error).split('error: ', 1)[-1]}") from None
+    return {k: v for k, v in vars(parsed).items() if k not in NOT_CONFIG}
+
+
 def _train(args) -> int:
-    from chainrule.train.runner import train_command
-
-    return train_command(args, started=_STARTED)
-
-
-def _evaluate(args) -> int:
-    from chainrule.train.runner import evaluate_command
-
-    return evaluate_command(args)
-
-
-def _predict(args) -> int:
-    from chainrule.train.runner import predict_command
-
-    return predict_command(args)
+    from_file = _file_settings(args.config) if getattr(args, "config", None) else {}
+    return train_command(args, started=_STARTED, from_file=from_file)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit status (0 ok, 1 failed, 2 usage, 130 Ctrl-C)."""
     argv = list(sys.argv[1:] if argv is None else argv)
-    from chainrule.data import DataError
-    from chainrule.serialization import CheckpointError
-    from chainrule.train.recipe import ConfigError
-
     try:
         parser = build_parser(argv)
         args = parser.parse_args(argv)

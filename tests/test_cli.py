@@ -270,14 +270,11 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, monke
     assert len((tmp_path / "split" / "history.csv").read_text().splitlines()) == 5
 
 
-def test_lab_subcommand(capsys, monkeypatch):
+def test_lab_subcommand(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["lab", "--help"])
     assert info.value.code == 0
     assert "--smoke" in capsys.readouterr().out
-    monkeypatch.setitem(sys.modules, "chainrule.lab", None)  # as if the lab were missing
-    line = _error(capsys, "lab", "all", "--out", "report")
-    assert "the lab is not available yet" in line
 
 
 def test_help_and_version(capsys):

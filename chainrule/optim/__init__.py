@@ -3,7 +3,8 @@
 First-order: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW`` — ``optimizer.step()`` after
 ``loss.backward()``. Second-order, on the flat parameter vector, with a closure:
 ``LBFGS``, ``BFGS``, ``Newton``, ``NewtonCG`` — ``optimizer.step(closure)``. Schedules live in
-``chainrule.optim.lr_scheduler``.
+``chainrule.optim.lr_scheduler``; the optimizers that can be chosen by name (the command line,
+the lab) in ``chainrule.optim.registry``.
 
 Example:
     >>> import chainrule as cr
@@ -25,7 +26,7 @@ from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.bfgs import BFGS
 from chainrule.optim.newton import Newton, NewtonCG
-from chainrule.optim import lr_scheduler, line_search
+from chainrule.optim import lr_scheduler, line_search, registry
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LBFGS", "BFGS", "Newton",
-           "NewtonCG", "lr_scheduler", "line_search"]
+           "NewtonCG", "lr_scheduler", "line_search", "registry"]

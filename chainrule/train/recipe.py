@@ -14,16 +14,17 @@ from typing import Any
 import numpy as np
 
 from chainrule import models, nn, optim
-from chainrule.data import DataLoader, datasets, random_split, transforms
+from chainrule.data import PCA, DataLoader, datasets, random_split, transforms
+from chainrule.nn.registry import ACTIVATIONS
+from chainrule.optim.registry import OPTIMIZERS as OPTIMIZER_REGISTRY
 
 __all__ = ["ConfigError", "DEFAULTS", "DATASETS", "OPTIMIZERS", "SCHEDULERS", "resolve",
            "load_data", "model_spec", "build_optimizer", "build_scheduler", "make_loaders",
            "Projection"]
 
 DATASETS = ("digits", "mnist1d", "mnist", "fashion-mnist", "spirals", "moons")
-OPTIMIZERS = ("sgd", "momentum", "nesterov", "adagrad", "rmsprop", "adam", "adamw", "lbfgs",
-              "bfgs", "newton")
-SECOND_ORDER = ("lbfgs", "bfgs", "newton")
+OPTIMIZERS = tuple(OPTIMIZER_REGISTRY)  # the names of chainrule.optim.registry
+SECOND_ORDER = tuple(name for name, entry in OPTIMIZER_REGISTRY.items() if entry.closure)
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "exponential")
 MODELS = ("mlp", "cnn", "resnet")
 
@@ -45,9 +46,9 @@ DATASET_DEFAULTS: dict[str, dict[str, Any]] = {
     "moons": {"model": "mlp", "hidden": [32, 32], "epochs": 50, "lr": 0.01},
 }
 
-LEARNING_RATES = {"sgd": 0.1, "momentum": 0.05, "nesterov": 0.05, "adagrad": 0.05,
-                  "rmsprop": 1e-3, "adam": 3e-3, "adamw": 3e-3, "lbfgs": 1.0, "bfgs": 1.0,
-                  "newton": 1.0}
+# what full-batch training of the command line's models wants beyond the registry's options
+FULL_BATCH_OPTIONS: dict[str, dict[str, Any]] = {"lbfgs": {"history_size": 20},
+                                                 "newton": {"damping": 1e-3}}
 
 # options that fix the shapes and kinds of state; a resumed run must keep them
 STRUCTURAL = ("dataset", "model", "hidden", "channels", "activation", "bias", "batch_norm",
@@ -79,7 +80,7 @@ def resolve(explicit: dict[str, Any], from_file: dict[str, Any] | None = None) -
     config.update(from_file)
     config.update(explicit)
     for key, choices in (("model", MODELS), ("optimizer", OPTIMIZERS),
-                         ("scheduler", SCHEDULERS), ("activation", models.ACTIVATIONS)):
+                         ("scheduler", SCHEDULERS), ("activation", tuple(ACTIVATIONS))):
         if config[key] not in choices:
             raise ConfigError(f"{key} {config[key]!r} is not one of {', '.join(choices)}")
     if config["init"] is not None and config["init"] not in models.INITS:
@@ -88,7 +89,8 @@ def resolve(explicit: dict[str, Any], from_file: dict[str, Any] | None = None) -
         # a dataset's rate is tuned for the default optimizer; others get their own default
         tuned = DATASET_DEFAULTS[dataset].get("lr")
         same = config["optimizer"] == DEFAULTS["optimizer"]
-        config["lr"] = tuned if tuned is not None and same else LEARNING_RATES[config["optimizer"]]
+        default = OPTIMIZER_REGISTRY[config["optimizer"]].lr
+        config["lr"] = tuned if tuned is not None and same else default
     if config["optimizer"] in SECOND_ORDER and "batch_size" not in explicit \
             and "batch_size" not in from_file:
         config["batch_size"] = 0  # full batch: line searches need the same loss every call
@@ -174,8 +176,6 @@ def load_data(config: dict[str, Any]) -> dict[str, Any]:
     input_shape = raw_input_shape = tuple(test.input_shape)
     projection = None
     if config["pca"] is not None:
-        from chainrule.data import PCA
-
         features = math.prod(input_shape)
         if config["pca"] > features:
             raise ConfigError(f"--pca {config['pca']} asks for more components than the "
@@ -271,23 +271,14 @@ def model_spec(config: dict[str, Any], input_shape: tuple, num_classes: int) -> 
 
 
 def build_optimizer(config: dict[str, Any], model: nn.Module):
-    """The optimizer named by ``config['optimizer']`` over the model's parameters."""
-    name, lr, decay = config["optimizer"], float(config["lr"]), float(config["weight_decay"])
-    params = list(model.parameters())
+    """The optimizer named by ``config['optimizer']`` (see ``chainrule.optim.registry``) over the
+    model's parameters; first-order ones get ``config['weight_decay']``."""
+    name = config["optimizer"]
+    entry = OPTIMIZER_REGISTRY[name]
+    options = (FULL_BATCH_OPTIONS.get(name, {}) if entry.closure
+               else {"weight_decay": float(config["weight_decay"])})
     try:
-        if name in ("sgd", "momentum", "nesterov"):
-            momentum = 0.0 if name == "sgd" else 0.9
-            return optim.SGD(params, lr=lr, momentum=momentum, nesterov=name == "nesterov",
-                             weight_decay=decay)
-        simple = {"adagrad": optim.Adagrad, "rmsprop": optim.RMSprop, "adam": optim.Adam,
-                  "adamw": optim.AdamW}
-        if name in simple:
-            return simple[name](params, lr=lr, weight_decay=decay)
-        if name == "lbfgs":
-            return optim.LBFGS(params, lr=lr, history_size=20, line_search_fn="strong_wolfe")
-        if name == "bfgs":
-            return optim.BFGS(params, lr=lr)
-        return optim.Newton(params, lr=lr, damping=1e-3)
+        return entry.build(list(model.parameters()), float(config["lr"]), **options)
     except ValueError as error:
         raise ConfigError(f"--optimizer {name}: {error}") from None
 

@@ -1,4 +1,5 @@
-"""What the ``chainrule train / evaluate / predict`` commands do (the parser is in chainrule.cli).
+"""What the ``chainrule train / evaluate / predict`` commands do. The parser is in chainrule.cli,
+which checks ``--config`` settings with it and calls these functions; this side never imports it.
 
 A run folder holds ``config.json`` (the resolved configuration and the model spec: enough to
 rebuild the model), ``model.safetensors`` (final weights), ``checkpoint.safetensors`` (full
@@ -18,14 +19,27 @@ from typing import Any
 
 import numpy as np
 
-from chainrule.cli import UsageError
-from chainrule.train import recipe
+from chainrule import models, nn
+from chainrule._version import __version__
+from chainrule.backend import manual_seed
+from chainrule.data import DataLoader
 from chainrule.serialization import CheckpointError, load, save, write_file
-from chainrule.train.checkpoint import read_checkpoint
+from chainrule.train import callbacks as cb
+from chainrule.train import recipe
+from chainrule.train.checkpoint import check_state_dict, read_checkpoint
+from chainrule.train.loop import evaluate, fit, predict
+from chainrule.train.metrics import confusion_matrix
+from chainrule.train.plots import plot_confusion, plot_history
 
-__all__ = ["train_command", "evaluate_command", "predict_command", "load_run"]
+__all__ = ["UsageError", "train_command", "evaluate_command", "predict_command", "load_run",
+           "read_toml", "NOT_CONFIG"]
 
-_NOT_CONFIG = ("config", "out", "resume", "quiet", "command", "handler")
+#: the parsed options of ``chainrule train`` that are not part of a run's configuration
+NOT_CONFIG = ("config", "out", "resume", "quiet", "command", "handler")
+
+
+class UsageError(Exception):
+    """Wrong input: reported as one line on stderr with exit status 2."""
 
 
 def _program() -> str:
@@ -42,7 +56,9 @@ def _tomllib():
     return tomllib
 
 
-def _read_toml(path: str) -> dict[str, Any]:
+def read_toml(path: str) -> dict[str, Any]:
+    """The settings of a ``--config`` TOML file (its ``[train]`` table, or the whole file), with
+    ``-`` in keys read as ``_``; the command line checks them with its parser."""
     tomllib = _tomllib()
     if tomllib is None:
         raise UsageError(f"chainrule train: error: --config needs Python 3.11 or newer (tomllib); "
@@ -57,39 +73,6 @@ def _read_toml(path: str) -> dict[str, Any]:
         raise UsageError(f"chainrule train: error: --config {path}: not valid TOML ({error})"
                          ) from None
     return {str(key).replace("-", "_"): value for key, value in data.get("train", data).items()}
-
-
-def _file_settings(path: str, parser_args: Any) -> dict[str, Any]:
-    """The TOML settings, checked by the same parser as the flags."""
-    from chainrule.cli import build_parser
-
-    raw = _read_toml(path)
-    unknown = sorted(set(raw) - set(recipe.DEFAULTS) - {"no_bias"})
-    if unknown:
-        raise UsageError(f"chainrule train: error: --config {path}: unknown setting(s) "
-                         f"{', '.join(unknown)}; known: {', '.join(sorted(recipe.DEFAULTS))}")
-    argv = ["train"]
-    for key, value in raw.items():
-        flag = "--" + key.replace("_", "-")
-        if key == "no_bias":
-            key, value = "bias", not value
-        if key in ("bias", "batch_norm", "augment"):
-            if key == "bias":
-                argv += [] if value else ["--no-bias"]
-            else:
-                argv.append(flag if value else "--no-" + key.replace("_", "-"))
-        elif value is None:
-            continue
-        elif isinstance(value, list):
-            argv += [flag, ",".join(str(v) for v in value)]
-        else:
-            argv += [flag, str(value)]
-    try:
-        parsed = build_parser(argv).parse_args(argv)
-    except UsageError as error:
-        raise UsageError(f"chainrule train: error: in --config {path}: "
-                         f"{str(error).split('error: ', 1)[-1]}") from None
-    return {k: v for k, v in vars(parsed).items() if k not in _NOT_CONFIG}
 
 
 def _checkpoint_path(target: str) -> Path:
@@ -154,17 +137,17 @@ def _describe(config: dict, data: dict, model: Any) -> str:
             f"{config['scheduler']} schedule, seed {config['seed']}")
 
 
-def train_command(args: Any, started: float | None = None) -> int:
-    """``chainrule train``: resolve the configuration, train, write the run folder."""
-    import chainrule
-    from chainrule import models, nn
-    from chainrule.train import callbacks as cb
-    from chainrule.train.loop import evaluate, fit
-    from chainrule.train.metrics import confusion_matrix
+def train_command(args: Any, started: float | None = None,
+                  from_file: dict[str, Any] | None = None) -> int:
+    """``chainrule train``: resolve the configuration, train, write the run folder.
 
+    Args:
+        args: the parsed options. started: ``time.perf_counter()`` when the command began.
+        from_file: the settings of ``--config`` (checked by the command line's parser).
+    """
     started = time.perf_counter() if started is None else started
-    explicit = {k: v for k, v in vars(args).items() if k not in _NOT_CONFIG}
-    from_file = _file_settings(args.config, args) if getattr(args, "config", None) else {}
+    explicit = {k: v for k, v in vars(args).items() if k not in NOT_CONFIG}
+    from_file = dict(from_file or {})
     resume = getattr(args, "resume", None)
     if resume:
         checkpoint = _checkpoint_path(resume)
@@ -180,7 +163,7 @@ def train_command(args: Any, started: float | None = None) -> int:
         out = Path(getattr(args, "out", None)
                    or Path("runs") / f"{config['dataset']}-{config['model']}-{stamp}")
     quiet = getattr(args, "quiet", False)
-    chainrule.manual_seed(int(config["seed"]))
+    manual_seed(int(config["seed"]))
     data = recipe.load_data(config)  # before creating the folder: missing data leaves nothing
     _prepare_out(out)
     train_loader, val_loader, test_loader = recipe.make_loaders(config, data)
@@ -191,7 +174,7 @@ def train_command(args: Any, started: float | None = None) -> int:
     document = {"config": config, "model": spec, "input_shape": list(data["input_shape"]),
                 "raw_input_shape": list(data["raw_input_shape"]),
                 "num_classes": data["num_classes"], "classes": data["classes"],
-                "chainrule_version": chainrule.__version__}
+                "chainrule_version": __version__}
     _write_json(out / "config.json", document)
     extra = dict(document)
     projection = data["projection"]
@@ -243,12 +226,10 @@ def train_command(args: Any, started: float | None = None) -> int:
 
 
 def _plots(history, matrix, classes, config, accuracy, out: Path) -> None:
-    from chainrule.train.plots import plot_confusion, plot_curves
-
     model = {"mlp": "MLP", "cnn": "CNN", "resnet": "ResNet"}.get(config["model"], config["model"])
     name = f"{model} on {config['dataset']}"
     if len(history):
-        plot_curves(history, out / "curves.png", title=f"{name}: training curves")
+        plot_history(history, out / "curves.png", title=f"{name}: training curves")
     plot_confusion(matrix, out / "confusion.png", classes,
                    title=f"{name}: test accuracy {100 * accuracy:.2f}%")
 
@@ -256,8 +237,6 @@ def _plots(history, matrix, classes, config, accuracy, out: Path) -> None:
 # ---------------------------------------------------------------------- evaluate and predict
 def load_run(target: str, command: str) -> tuple[dict, dict, Any]:
     """(config.json document, weights, projection or None) of a run folder or checkpoint."""
-    from chainrule.train.recipe import Projection
-
     path = Path(target)
     if path.is_dir():
         config_file = path / "config.json"
@@ -295,14 +274,11 @@ def load_run(target: str, command: str) -> tuple[dict, dict, Any]:
     if "config" not in document or "model" not in document:
         raise UsageError(f"chainrule {command}: error: {target} has no chainrule train "
                          "configuration; it was not written by `chainrule train`")
-    projection = None if pca is None else Projection(pca["mean"], pca["components"])
+    projection = None if pca is None else recipe.Projection(pca["mean"], pca["components"])
     return document, weights, projection
 
 
 def _rebuild(document: dict, weights: dict, target: str):
-    from chainrule import models
-    from chainrule.train.checkpoint import check_state_dict
-
     model = models.build(document["model"])
     check_state_dict(target, model, weights)
     model.load_state_dict(weights)
@@ -311,11 +287,6 @@ def _rebuild(document: dict, weights: dict, target: str):
 
 def evaluate_command(args: Any) -> int:
     """``chainrule evaluate``: test loss, accuracy and the confusion matrix."""
-    from chainrule import nn
-    from chainrule.data import DataLoader
-    from chainrule.train.loop import evaluate
-    from chainrule.train.metrics import confusion_matrix
-
     document, weights, projection = load_run(args.target, "evaluate")
     config = dict(document["config"])
     if args.data_dir:
@@ -340,8 +311,6 @@ def evaluate_command(args: Any) -> int:
 
 def predict_command(args: Any) -> int:
     """``chainrule predict``: classes (or probabilities) for the inputs of a .npy file."""
-    from chainrule.train.loop import predict
-
     document, weights, projection = load_run(args.target, "predict")
     try:
         inputs = np.load(args.input, allow_pickle=False)
