@@ -81,10 +81,7 @@ def show_augmentations(dataset_or_array: Any, transform: Callable, path: str | P
         >>> rotate = transforms.RandomRotation(30, seed=0)
         >>> show_augmentations(train, rotate, "aug.png")  # doctest: +SKIP
     """
-    import matplotlib
-
-    matplotlib.use("Agg", force=False)  # no display needed; keeps a backend already chosen
-    from matplotlib.figure import Figure
+    from matplotlib.figure import Figure  # drawn straight to the file: no backend, no display
 
     inputs, labels, classes = _samples(dataset_or_array, n, seed)
     pair = getattr(transform, "batch_pair", False)

@@ -10,8 +10,11 @@ from pathlib import Path
 
 import numpy as np
 
+from chainrule.autograd import no_grad
+from chainrule.creation import tensor
 from chainrule.diagnostics._format import format_table
 from chainrule.diagnostics.plots import SATURATION_TOL, new_figure, save_figure
+from chainrule.tensor import Tensor
 
 __all__ = ["activation_stats", "ActivationReport", "ActivationStats", "SATURATING",
            "RELU_FAMILY"]
@@ -126,12 +129,9 @@ def activation_stats(model, batch, layers: tuple[type, ...] | None = None,
         >>> [s.kind for s in report.layers]
         ['ReLU', 'Sigmoid']
     """
-    import chainrule as cr
-    from chainrule.tensor import Tensor
-
     inputs = batch[0] if isinstance(batch, (tuple, list)) else batch
     if not isinstance(inputs, Tensor):
-        inputs = cr.tensor(np.asarray(inputs))
+        inputs = tensor(np.asarray(inputs))
     watched = [(name or type(m).__name__, m) for name, m in model.named_modules()
                if (isinstance(m, layers) if layers else _is_activation(m))]
     if not watched:
@@ -148,7 +148,7 @@ def activation_stats(model, batch, layers: tuple[type, ...] | None = None,
                 collected[name] = _stats(name, type(module).__name__, args, output, max_values)
         handles.append(module.register_forward_hook(hook))
     try:
-        with cr.no_grad():
+        with no_grad():
             model(inputs)
     finally:
         for handle in handles:

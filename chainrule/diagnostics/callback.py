@@ -9,17 +9,13 @@ import numpy as np
 
 from chainrule.diagnostics._format import format_table
 from chainrule.diagnostics.gradient_flow import GradientFlowReport, gradient_flow
+from chainrule.diagnostics.plots import plot_heatmap
+from chainrule.train.callbacks import Callback
 
 __all__ = ["GradientFlow"]
 
-try:  # the train package's base class, when it exists
-    from chainrule.train.callbacks import Callback as _Base
-except ImportError:  # pragma: no cover - depends on what is installed
-    class _Base:  # the same hook names, doing nothing
-        """Stand-in for ``chainrule.train.Callback``."""
 
-
-class GradientFlow(_Base):
+class GradientFlow(Callback):
     """Record ``gradient_flow`` every ``every`` optimizer steps and plot it as a heat map.
 
     It reads the gradients after each ``backward()`` (hook ``on_after_backward``: before
@@ -123,8 +119,6 @@ class GradientFlow(_Base):
     def plot(self, path: str | Path, title: str | None = None) -> Path:
         """Save the heat map of log10 gradient norm (layers top to bottom, steps left to
         right)."""
-        from chainrule.diagnostics.plots import plot_heatmap
-
         if not self.steps:
             raise RuntimeError("GradientFlow has no record yet: train with it first")
         return plot_heatmap(self.grad_norms.T, path, self.layers, self.steps,

@@ -16,6 +16,8 @@ from typing import Callable
 
 import numpy as np
 
+import chainrule as cr
+from chainrule import backend
 from chainrule.diagnostics._format import format_table
 
 __all__ = ["check_model_gradients", "ModelGradcheckReport", "ParameterCheck"]
@@ -114,9 +116,6 @@ def check_model_gradients(model, loss_fn: Callable, batch, eps: float = 1e-6,
         >>> check_model_gradients(model, lambda out, t: ((out - t) ** 2).mean(), (x, y)).ok
         True
     """
-    import chainrule as cr
-    from chainrule import backend
-
     if directions < 1:
         raise ValueError(f"directions must be at least 1, got {directions}")
     clone = copy.deepcopy(model).double()
@@ -154,8 +153,6 @@ def check_model_gradients(model, loss_fn: Callable, batch, eps: float = 1e-6,
 
 
 def _as_double(value):
-    import chainrule as cr
-
     if value is None:
         return None
     tensor = value if isinstance(value, cr.Tensor) else cr.tensor(np.asarray(value))
@@ -164,8 +161,6 @@ def _as_double(value):
 
 def _check_parameter(name, param, gradient, loss_at, rng, eps, directions, tolerance,
                      allowed) -> ParameterCheck:
-    import chainrule as cr
-
     original = param.data
     worst, ok = None, True
     try:

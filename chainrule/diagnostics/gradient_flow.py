@@ -28,6 +28,7 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.diagnostics._format import format_table
+from chainrule.diagnostics.plots import plot_gradient_flow
 
 __all__ = ["gradient_flow", "GradientFlowReport", "ParameterFlow", "LayerFlow", "RULE"]
 
@@ -104,8 +105,6 @@ class GradientFlowReport:
 
     def plot(self, path: str | Path) -> Path:
         """Save a bar chart of each layer's gradient norm and mean |grad| (log scale)."""
-        from chainrule.diagnostics.plots import plot_gradient_flow
-
         return plot_gradient_flow(self, path)
 
 

@@ -27,6 +27,8 @@ from typing import Mapping
 
 import numpy as np
 
+from chainrule.tensor import Tensor
+
 __all__ = ["draw_graph", "to_dot", "keep_grads", "GraphDrawing", "GraphvizNotFoundWarning"]
 
 _FORMATS = {"png", "svg", "pdf"}
@@ -195,8 +197,6 @@ class _Builder:
 def to_dot(tensor, params: Mapping | None = None, show_values: bool = False,
            show_grads: bool = False, show_constants: bool = True, max_nodes: int = 400) -> str:
     """The Graphviz DOT text of the graph that produced ``tensor`` (see ``draw_graph``)."""
-    from chainrule.tensor import Tensor
-
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph expects a chainrule Tensor, got {type(tensor).__name__}")
     names = {}

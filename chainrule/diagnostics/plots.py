@@ -1,7 +1,8 @@
 """Pictures of what a network does: activations and their derivatives, losses against the error,
-gradient flow per layer and over training, and generic curves for the lab.
+gradient flow per layer and over training; and, from ``chainrule.train.plots``, the figure
+helpers and the one ``plot_curves`` (panels of line plots) that the lab draws with.
 
-Every function writes a PNG with matplotlib's Agg renderer (no display needed; pyplot's global
+Every function writes a PNG with a matplotlib ``Figure`` (no display needed; pyplot's global
 state is not touched) and returns the path written.
 
 Example:
@@ -11,12 +12,15 @@ Example:
 
 from __future__ import annotations
 
+from functools import partial
 from pathlib import Path
-from typing import Callable, Mapping, Sequence
+from typing import Callable, Sequence
 
 import numpy as np
 
-from chainrule.nn import functional as F
+import chainrule as cr
+from chainrule.nn.registry import ACTIVATIONS
+from chainrule.train.plots import new_figure, plot_curves, save_figure
 
 __all__ = [
     "new_figure", "save_figure", "activation_functions", "plot_activations", "loss_functions",
@@ -27,51 +31,22 @@ __all__ = [
 SATURATION_TOL = 1e-2
 
 
-def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] | None = None,
-               squeeze: bool = True):
-    """A matplotlib Figure and its axes, rendered with Agg (no GUI, no pyplot state)."""
-    try:
-        from matplotlib.figure import Figure
-    except ImportError:  # pragma: no cover - depends on the environment
-        raise ImportError(
-            "chainrule's plots need matplotlib: pip install matplotlib (or pip install -e '.[all]')"
-        ) from None
-    size = size or (4.2 * cols, 3.2 * rows)
-    fig = Figure(figsize=size, layout="constrained")
-    axes = fig.subplots(rows, cols, squeeze=squeeze)
-    return fig, axes
-
-
-def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
-    """Write ``fig`` to ``path`` (folders created; the format follows the extension)."""
-    path = Path(path)
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fig.savefig(path, dpi=dpi)
-    return path
-
-
 # ---------------------------------------------------------------------------- activations
 def activation_functions() -> dict[str, Callable]:
-    """Name → function on a Tensor, for the activations the library offers (PReLU with its
-    initial slope 0.25, RReLU in eval mode, i.e. its mean slope)."""
-    import chainrule as cr
-
-    return {
-        "Sigmoid": cr.sigmoid,
-        "Tanh": cr.tanh,
-        "ReLU": cr.relu,
-        "LeakyReLU(0.1)": lambda x: F.leaky_relu(x, 0.1),
-        "PReLU(a=0.25)": lambda x: F.prelu(x, cr.tensor([0.25], dtype=x.dtype)),
-        "RReLU (eval)": lambda x: F.rrelu(x, training=False),
-        "ELU": F.elu,
-        "GELU": F.gelu,
-    }
+    """Title → function on a Tensor for every activation of ``nn.registry.ACTIVATIONS`` (PReLU
+    with its initial slope 0.25, RReLU in eval mode, i.e. its mean slope); LeakyReLU is drawn
+    with slope 0.1, because its default 0.01 would not show."""
+    shown = {}
+    for entry in ACTIVATIONS.values():
+        if entry.name == "leaky_relu":
+            shown["LeakyReLU(0.1)"] = partial(entry.functional, negative_slope=0.1)
+        else:
+            shown[entry.title] = entry.function
+    return shown
 
 
 def _value_and_derivative(fn: Callable, x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """f(x) and f'(x) for elementwise f, the derivative by chainrule's autograd."""
-    import chainrule as cr
-
     t = cr.tensor(x, dtype=cr.float64, requires_grad=True)
     y = fn(t)
     (dy,) = cr.grad(y.sum(), t)
@@ -130,8 +105,6 @@ def plot_activations(path: str | Path, names: Sequence[str] | None = None,
 def loss_functions() -> dict[str, Callable]:
     """Name → loss(error) for a target of 1 (regression: prediction 1 - e; classification:
     probability 1 - e of the right class, e in [0, 1))."""
-    import chainrule as cr
-
     def huber(e):
         a = e.abs()
         return cr.where(a < 1.0, e * e * 0.5, a - 0.5)
@@ -149,8 +122,6 @@ def plot_losses(path: str | Path, max_error: float = 0.99) -> Path:
     d prediction| for MSE, MAE, Huber and cross-entropy, and |d loss / d logit| for MSE and
     cross-entropy on a sigmoid output (log scales). Through a sigmoid, MSE's gradient vanishes
     when the prediction is confidently wrong (e → 1); cross-entropy's does not."""
-    import chainrule as cr
-
     fig, (left, middle, right) = new_figure(1, 3, size=(13.0, 3.7))
     error = np.linspace(0.0, max_error, 400)
     for name, fn in loss_functions().items():
@@ -226,56 +197,4 @@ def plot_heatmap(matrix: np.ndarray, path: str | Path, row_labels: Sequence[str]
     axis.set_ylabel("layer (input at top)")
     axis.set_title(title)
     fig.colorbar(image, ax=axis, label=colorbar_label)
-    return save_figure(fig, path)
-
-
-# ---------------------------------------------------------------------------- curves
-def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None = None,
-                title: str = "", size: tuple[float, float] | None = None) -> Path:
-    """Several panels of line plots in one PNG.
-
-    Each panel is a dict: ``series`` (label → (x, y) or y), ``title``, ``xlabel``, ``ylabel``,
-    optional ``logy``/``logx`` (bools) or ``xscale`` (e.g. ``"symlog"``: log with 0 shown),
-    ``styles`` (label → dict of plot keywords), ``legend`` (bool, default True), ``ylim``,
-    ``xticks``, ``vlines`` (pairs (x, label): dotted markers).
-    """
-    ncols = ncols or min(3, len(panels))
-    nrows = -(-len(panels) // ncols)
-    fig, axes = new_figure(nrows, ncols, size=size or (4.3 * ncols, 3.3 * nrows), squeeze=False)
-    for axis, panel in zip(axes.flat, panels):
-        styles = panel.get("styles", {})
-        for label, data in panel["series"].items():
-            if isinstance(data, tuple):
-                x, y = data
-            else:
-                y = data
-                x = np.arange(1, len(y) + 1)
-            axis.plot(x, y, label=label, **styles.get(label, {}))
-        if panel.get("logy"):
-            axis.set_yscale("log")
-        if panel.get("logx"):
-            axis.set_xscale("log")
-        if panel.get("xscale"):
-            axis.set_xscale(panel["xscale"])
-            if panel["xscale"] == "symlog":
-                axis.set_xlim(left=0)
-        if panel.get("ylim"):
-            axis.set_ylim(*panel["ylim"])
-        if panel.get("xticks") is not None:
-            axis.set_xticks(panel["xticks"], [f"{t:g}" for t in panel["xticks"]])
-            axis.minorticks_off()
-        for x_value, text in panel.get("vlines", ()):
-            axis.axvline(x_value, color="0.4", linestyle=":", linewidth=1)
-            axis.annotate(text, (x_value, 0.6), xycoords=("data", "axes fraction"),
-                          fontsize=7, color="0.3", ha="right", va="center", rotation=90)
-        axis.set_title(panel.get("title", ""), fontsize=10)
-        axis.set_xlabel(panel.get("xlabel", ""))
-        axis.set_ylabel(panel.get("ylabel", ""))
-        if panel.get("legend", True) and panel["series"]:
-            axis.legend(fontsize=7)
-        axis.grid(alpha=0.3)
-    for axis in list(axes.flat)[len(panels):]:
-        axis.set_visible(False)
-    if title:
-        fig.suptitle(title)
     return save_figure(fig, path)
