@@ -61,42 +61,27 @@ class Module(ModuleState, ModuleHooks):
 
     # ------------------------------------------------------------------ attributes
     def __setattr__(self, name: str, value: Any) -> None:
-        params = self.__dict__.get("_parameters")
-        if isinstance(value, Parameter):
-            if params is None:
-                raise AttributeError(
-                    "cannot assign parameters before Module.__init__() call; call "
-                    "super().__init__() first in your module's __init__"
-                )
-            self._discard(name)
-            params[name] = value
-            return
-        if params is not None and name in params:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as parameter '{name}' "
-                    "(chainrule.nn.Parameter or None expected)"
-                )
-            params[name] = None
-            return
-        modules = self.__dict__.get("_modules")
-        if isinstance(value, Module):
-            if modules is None:
-                raise AttributeError(
-                    "cannot assign module before Module.__init__() call; call "
-                    "super().__init__() first in your module's __init__"
-                )
-            self._discard(name)
-            modules[name] = value
-            return
-        if modules is not None and name in modules:
-            if value is not None:
-                raise TypeError(
-                    f"cannot assign '{type(value).__name__}' as child module '{name}' "
-                    "(chainrule.nn.Module or None expected)"
-                )
-            modules[name] = None
-            return
+        # a Parameter (Module) is registered; a name registered as one takes only one or None
+        for table, kind, role, cls in (("_parameters", "parameters", "parameter", Parameter),
+                                       ("_modules", "module", "child module", Module)):
+            entries = self.__dict__.get(table)
+            if isinstance(value, cls):
+                if entries is None:
+                    raise AttributeError(
+                        f"cannot assign {kind} before Module.__init__() call; call "
+                        "super().__init__() first in your module's __init__"
+                    )
+                self._discard(name)
+                entries[name] = value
+                return
+            if entries is not None and name in entries:
+                if value is not None:
+                    raise TypeError(
+                        f"cannot assign '{type(value).__name__}' as {role} '{name}' "
+                        f"(chainrule.nn.{cls.__name__} or None expected)"
+                    )
+                entries[name] = None
+                return
         buffers = self.__dict__.get("_buffers")
         if buffers is not None and name in buffers:
             if value is not None and not isinstance(value, Tensor):
