@@ -5,31 +5,12 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn, optim
-from chainrule.diagnostics import GradientFlow, gradient_flow
+from chainrule.diagnostics import gradient_flow
 
 
-def _mlp(depth: int, activation=nn.Tanh, width: int = 16, init=None):
-    layers = [nn.Linear(8, width), activation()]
-    for _ in range(depth - 2):
-        layers += [nn.Linear(width, width), activation()]
-    layers.append(nn.Linear(width, 3))
-    model = nn.Sequential(*layers)
-    if init is not None:
-        for module in model.modules():
-            if isinstance(module, nn.Linear):
-                init(module.weight)
-    return model
-
-
-def _backward(model, n: int = 32):
-    x = cr.randn(n, 8)
-    y = cr.randint(0, 3, (n,))
-    nn.functional.cross_entropy(model(x), y).backward()
-
-
-def test_norms_and_ratios_match_numpy():
-    model = _mlp(3)
-    _backward(model)
+def test_norms_and_ratios_match_numpy(mlp, backward):
+    model = mlp(3)
+    backward(model)
     report = gradient_flow(model, lr=0.1)
     params = dict(model.named_parameters())
     for row in report.parameters:
@@ -49,10 +30,10 @@ def test_norms_and_ratios_match_numpy():
     assert report.ratio_source == "lr"
 
 
-def test_measured_update_ratio_after_a_step():
-    model = _mlp(3)
+def test_measured_update_ratio_after_a_step(mlp, backward):
+    model = mlp(3)
     optimizer = optim.SGD(model.parameters(), lr=0.5)
-    _backward(model)
+    backward(model)
     before = gradient_flow(model)
     assert math.isnan(before.parameters[0].update_ratio)
     old = {n: p.data.copy() for n, p in model.named_parameters()}
@@ -70,106 +51,65 @@ def test_measured_update_ratio_after_a_step():
     assert first.update_ratio == pytest.approx(moved / size, rel=1e-5)
 
 
-def test_verdicts():
+def test_verdicts(mlp, backward):
     cr.manual_seed(0)
-    healthy = _mlp(3)
-    _backward(healthy)
+    healthy = mlp(3)
+    backward(healthy)
     assert gradient_flow(healthy).verdict == "healthy"
 
     cr.manual_seed(0)
-    deep_sigmoid = _mlp(14, nn.Sigmoid, init=nn.init.xavier_normal_)
-    _backward(deep_sigmoid)
+    deep_sigmoid = mlp(14, nn.Sigmoid, init=nn.init.xavier_normal_)
+    backward(deep_sigmoid)
     report = gradient_flow(deep_sigmoid)
     assert report.verdict == "vanishing"
     assert report.first_last_ratio < 1e-3
     assert "< 0.001" in report.reason
 
     cr.manual_seed(0)
-    large = _mlp(8, nn.ReLU, width=64, init=lambda w: nn.init.normal_(w, 0.0, 1.0))
-    _backward(large)
+    large = mlp(8, nn.ReLU, width=64, init=lambda w: nn.init.normal_(w, 0.0, 1.0))
+    backward(large)
     report = gradient_flow(large)
     assert report.verdict == "exploding"
     assert "> 1000" in report.reason
 
 
-def test_non_finite_gradient_is_exploding():
-    model = _mlp(3)
-    _backward(model)
+def test_non_finite_gradient_is_exploding(mlp, backward):
+    model = mlp(3)
+    backward(model)
     model[2].weight.grad.data[0, 0] = np.nan
     report = gradient_flow(model)
     assert report.verdict == "exploding"
     assert "non-finite" in report.reason
 
 
-def test_thresholds_are_parameters():
-    model = _mlp(3)
-    _backward(model)
+def test_thresholds_are_parameters(mlp, backward):
+    model = mlp(3)
+    backward(model)
     report = gradient_flow(model, explode_threshold=1e-12)
     assert report.verdict == "exploding"
     with pytest.raises(ValueError, match="vanish_ratio must be in"):
         gradient_flow(model, vanish_ratio=2.0)
 
 
-def test_frozen_parameters_are_left_out():
-    model = _mlp(3)
+def test_frozen_parameters_are_left_out(mlp, backward):
+    model = mlp(3)
     model[0].requires_grad_(False)
-    _backward(model)
+    backward(model)
     report = gradient_flow(model)
     assert [lay.name for lay in report.layers] == ["2", "4"]
 
 
-def test_without_backward_the_error_says_what_to_do():
+def test_without_backward_the_error_says_what_to_do(mlp):
     with pytest.raises(RuntimeError, match=r"call loss\.backward\(\)"):
-        gradient_flow(_mlp(3))
+        gradient_flow(mlp(3))
 
 
-def test_table_and_plot(tmp_path):
-    model = _mlp(3)
-    _backward(model)
+def test_table_and_plot(tmp_path, mlp, backward):
+    model = mlp(3)
+    backward(model)
     report = gradient_flow(model, lr=0.01)
     text = report.table()
     assert "grad norm" in text and "verdict: healthy" in text and "lr*|g|/|w|" in text
     assert "0.weight" in report.table(per_parameter=True)
     path = report.plot(tmp_path / "flow.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
-
-
-def test_gradient_flow_callback_in_a_loop(tmp_path):
-    model = _mlp(4)
-    optimizer = optim.SGD(model.parameters(), lr=0.1)
-    flow = GradientFlow(model, every=2)
-    for _ in range(6):
-        optimizer.zero_grad()
-        _backward(model)
-        flow.on_after_backward()
-        optimizer.step()
-    assert flow.steps == [1, 3, 5]
-    assert flow.grad_norms.shape == (3, 4)
-    assert np.isnan(flow.update_ratios[0]).all() and np.isfinite(flow.update_ratios[1:]).all()
-    assert flow.verdicts == ["healthy"] * 3
-    assert "first grad norm" in flow.table()
-    assert flow.plot(tmp_path / "heat.png").exists()
-
-
-def test_gradient_flow_callback_with_fit(tmp_path):
-    train = pytest.importorskip("chainrule.train")
-    from chainrule.data import DataLoader, TensorDataset
-
-    x = np.random.default_rng(0).normal(size=(64, 8)).astype(np.float32)
-    y = (x[:, 0] > 0).astype(np.int64)
-    model = _mlp(3)
-    flow = GradientFlow(path=tmp_path / "flow.png")
-    train.fit(model, "cross_entropy", optim.SGD(model.parameters(), lr=0.1),
-              DataLoader(TensorDataset(x, y), 16), epochs=2, callbacks=[flow])
-    assert len(flow.steps) == 8
-    assert (tmp_path / "flow.png").exists()
-    assert isinstance(flow, train.Callback)
-
-
-def test_gradient_flow_callback_errors():
-    with pytest.raises(ValueError, match="every must be at least 1"):
-        GradientFlow(every=0)
-    with pytest.raises(RuntimeError, match=r"GradientFlow\(model=\.\.\.\)"):
-        GradientFlow().on_after_backward(object())
-    with pytest.raises(RuntimeError, match="no record yet"):
-        GradientFlow().plot("x.png")
