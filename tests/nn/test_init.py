@@ -143,3 +143,20 @@ def test_bad_arguments():
         init.kaiming_uniform_(cr.empty(2, 2), mode="fan_avg")
     with pytest.raises(TypeError, match="chainrule Tensor"):
         init.zeros_(np.zeros(3))
+
+
+@pytest.mark.parametrize("dtype", [cr.float64, cr.float16])
+@pytest.mark.parametrize("fill", [lambda t: init.uniform_(t, -2.0, 3.0),
+                                  lambda t: init.uniform_(t, np.float64(-0.1), np.float64(0.3)),
+                                  lambda t: init.normal_(t, 1.0, 0.5),
+                                  lambda t: init.kaiming_uniform_(t, a=5 ** 0.5),
+                                  lambda t: init.kaiming_normal_(t),
+                                  lambda t: init.xavier_uniform_(t, gain=2.0),
+                                  lambda t: init.xavier_normal_(t)])
+def test_initializers_fill_any_dtype_with_the_float32_draws(fill, dtype):
+    cr.manual_seed(3)
+    reference = fill(cr.empty(6, 5, dtype=cr.float32)).data
+    cr.manual_seed(3)
+    tensor = fill(cr.empty(6, 5, dtype=dtype))
+    assert tensor.dtype == dtype
+    np.testing.assert_array_equal(tensor.data, reference.astype(dtype))

@@ -80,3 +80,11 @@ def test_maxout_is_the_max_over_groups_of_a_linear_layer():
     x64 = cr.randn(2, 4, dtype=cr.float64, requires_grad=True)
     layer.double()
     assert gradcheck(layer, (x64,))
+
+
+def test_float64_linear_computes_in_float64():
+    layer = nn.Linear(6, 4, dtype=cr.float64)
+    x = np.random.default_rng(1).standard_normal((5, 6))
+    expected = x @ layer.weight.data.T + layer.bias.data
+    out = layer(cr.tensor(x, dtype=cr.float64))
+    np.testing.assert_allclose(out.data, expected, rtol=1e-13, atol=1e-15)

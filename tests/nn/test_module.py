@@ -1,5 +1,5 @@
-"""Module mechanics: registration by reflection, traversal order and names, modes, gradients,
-dtype conversion, hooks, repr, containers."""
+"""Module (chainrule/nn/module.py): registration by reflection, traversal order and names,
+train/eval modes (which change what a network computes), gradients, repr."""
 
 from __future__ import annotations
 
@@ -9,7 +9,6 @@ import pytest
 import chainrule as cr
 import chainrule.nn.functional as F
 from chainrule import nn
-from chainrule.autograd import gradcheck
 
 
 class Block(nn.Module):
@@ -163,75 +162,6 @@ def test_num_parameters():
     assert net.num_parameters(trainable_only=True) == 16
 
 
-def test_to_double_and_back_keeps_parameter_identity():
-    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
-    params = list(net.parameters())
-    net(cr.randn(4, 3)).sum().backward()
-    assert net.double() is net
-    assert all(p.dtype == np.float64 for p in net.parameters())
-    assert [id(p) for p in net.parameters()] == [id(p) for p in params]
-    assert net[1].running_mean.dtype == np.float64
-    assert net[1].num_batches_tracked.dtype == np.int64
-    assert params[0].grad.dtype == np.float64
-    assert gradcheck(net, (cr.randn(4, 3, dtype=cr.float64, requires_grad=True),))
-    net.to(cr.float32)
-    assert all(p.dtype == np.float32 for p in net.parameters())
-    net.to("cpu")
-    net.float()
-    with pytest.raises(TypeError, match="floating point"):
-        net.to(cr.int64)
-    with pytest.raises(RuntimeError, match="CPU only"):
-        net.to("cuda")
-
-
-def test_forward_hooks_and_pre_hooks():
-    layer = nn.Linear(3, 2)
-    seen = []
-    pre = layer.register_forward_pre_hook(lambda m, args: (args[0] * 0.0,))
-    post = layer.register_forward_hook(lambda m, args, out: seen.append(out.shape) or out + 1.0)
-    out = layer(cr.randn(4, 3))
-    np.testing.assert_allclose(out.data, np.broadcast_to(layer.bias.data + 1.0, (4, 2)), rtol=1e-6)
-    assert seen == [(4, 2)]
-    pre.remove()
-    post.remove()
-    x = cr.randn(4, 3)
-    np.testing.assert_allclose(layer(x).data, F.linear(x, layer.weight, layer.bias).data)
-    assert seen == [(4, 2)]
-
-
-def test_full_backward_hook_sees_grad_output_and_grad_input():
-    layer = nn.Linear(3, 2)
-    x = cr.randn(4, 3, requires_grad=True)
-    calls = []
-    handle = layer.register_full_backward_hook(
-        lambda m, grad_input, grad_output: calls.append((grad_input, grad_output)))
-    grad_out = cr.randn(4, 2)
-    layer(x).backward(grad_out)
-    (grad_input,), (grad_output,) = calls[0]
-    np.testing.assert_allclose(grad_output.data, grad_out.data)
-    np.testing.assert_allclose(grad_input.data, grad_out.data @ layer.weight.data, rtol=1e-6)
-    np.testing.assert_allclose(x.grad.data, grad_input.data)
-    handle.remove()
-    layer(x).backward(grad_out)
-    assert len(calls) == 1
-
-
-def test_full_backward_hook_can_replace_the_input_gradient():
-    layer = nn.Tanh()
-    layer.register_full_backward_hook(lambda m, gi, go: (gi[0] * 0.0,))
-    x = cr.randn(3, requires_grad=True)
-    (layer(x) * 2).sum().backward()
-    assert not x.grad.data.any()
-
-
-def test_full_backward_hook_on_a_first_layer_gets_none_for_the_input():
-    layer = nn.Linear(3, 2)
-    calls = []
-    layer.register_full_backward_hook(lambda m, gi, go: calls.append((gi, go[0].shape)))
-    layer(cr.randn(4, 3)).sum().backward()
-    assert calls == [((None,), (4, 2))]
-
-
 def test_repr_prints_the_tree_like_pytorch():
     text = repr(nn.Sequential(nn.Linear(2, 3), nn.Sequential(nn.ReLU(), nn.Dropout(0.2))))
     assert text == (
@@ -246,48 +176,16 @@ def test_repr_prints_the_tree_like_pytorch():
     assert repr(nn.Parameter(cr.zeros(1))).startswith("Parameter containing:")
 
 
-# ---------------------------------------------------------------------------- containers
-def test_sequential_indexing_slicing_and_growth():
-    a, b, c = nn.Linear(2, 3), nn.ReLU(), nn.Linear(3, 1)
-    model = nn.Sequential(a, b)
-    model.append(c)
-    assert len(model) == 3 and list(model) == [a, b, c]
-    assert model[0] is a and model[-1] is c
-    head = model[1:]
-    assert isinstance(head, nn.Sequential) and list(head) == [b, c]
-    x = cr.randn(4, 2)
-    np.testing.assert_allclose(model(x).data, c(b(a(x))).data)
-    with pytest.raises(IndexError, match="out of range"):
-        model[3]
-    del model[1]
-    assert [n for n, _ in model.named_children()] == ["0", "1"]
-    from collections import OrderedDict
-
-    named = nn.Sequential(OrderedDict([("fc", nn.Linear(2, 2)), ("act", nn.ReLU())]))
-    assert [n for n, _ in named.named_parameters()] == ["fc.weight", "fc.bias"]
-
-
-def test_module_list_and_dict():
-    layers = nn.ModuleList([nn.Linear(1, 1)])
-    layers.append(nn.Linear(1, 2))
-    layers.extend([nn.ReLU()])
-    assert len(layers) == 3 and isinstance(layers[1], nn.Linear)
-    assert [n for n, _ in layers.named_parameters()] == ["0.weight", "0.bias", "1.weight",
-                                                         "1.bias"]
-    heads = nn.ModuleDict({"cls": nn.Linear(2, 3)})
-    heads["reg"] = nn.Linear(2, 1)
-    assert list(heads.keys()) == ["cls", "reg"] and "reg" in heads
-    assert [n for n, _ in heads.named_parameters()][-1] == "reg.bias"
-    with pytest.raises(KeyError, match="keys are"):
-        heads["missing"]
-
-
-def test_identity_flatten_unflatten():
-    x = cr.randn(2, 3, 4, 5)
-    assert nn.Identity(7, key=1)(x) is x
-    assert nn.Flatten()(x).shape == (2, 60)
-    assert nn.Flatten(0, 1)(x).shape == (6, 4, 5)
-    assert nn.Unflatten(1, (3, 20))(nn.Flatten()(x)).shape == (2, 3, 20)
-    np.testing.assert_array_equal(nn.Unflatten(1, (3, 4, 5))(nn.Flatten()(x)).data, x.data)
-    with pytest.raises(ValueError, match="has 12 elements but dimension 1"):
-        nn.Unflatten(1, (3, 4))(cr.randn(2, 60))
+def test_mlp_with_batchnorm_and_dropout_fits_two_spirals(spirals, train):
+    cr.manual_seed(0)
+    x, y = spirals()
+    model = nn.Sequential(nn.Linear(2, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Dropout(0.1),
+                          nn.Linear(64, 64), nn.BatchNorm1d(64), nn.ReLU(), nn.Linear(64, 2))
+    train(model, x, y)
+    model.eval()
+    accuracy = (model(x).data.argmax(1) == y.data).mean()
+    assert accuracy > 0.9
+    # eval is deterministic; train mode (dropout, batch statistics) is not
+    np.testing.assert_array_equal(model(x).data, model(x).data)
+    model.train()
+    assert not np.array_equal(model(x).data, model(x).data)

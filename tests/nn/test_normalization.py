@@ -120,3 +120,13 @@ def test_layernorm_matches_pytorch(affine, bias):
     (theirs(xt) * 1.0).sum().backward()
     np.testing.assert_allclose(ours(xc).data, theirs(xt).detach().numpy(), rtol=1e-5, atol=1e-6)
     np.testing.assert_allclose(xc.grad.data, xt.grad.numpy(), rtol=1e-4, atol=1e-5)
+
+
+def test_float64_batchnorm_updates_running_statistics_in_float64():
+    bn = nn.BatchNorm1d(3, momentum=0.25, dtype=cr.float64)
+    x = np.random.default_rng(2).standard_normal((8, 3)) * 1e-3 + 1.0
+    bn(cr.tensor(x, dtype=cr.float64))
+    np.testing.assert_allclose(bn.running_mean.data, 0.25 * x.mean(0), rtol=1e-13)
+    np.testing.assert_allclose(bn.running_var.data, 0.75 + 0.25 * x.var(0, ddof=1), rtol=1e-13)
+    assert bn.running_mean.dtype == bn.running_var.dtype == np.float64
+    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked) == 1

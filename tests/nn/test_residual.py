@@ -86,3 +86,12 @@ def test_basic_block_gradcheck_in_float64():
     block = nn.BasicBlock(2, 3, stride=2).double()
     x = cr.randn(2, 2, 4, 4, dtype=cr.float64, requires_grad=True)
     assert gradcheck(block, (x,), fast_mode=True)
+
+
+def test_residual_mlp_blocks_train(spirals, train):
+    cr.manual_seed(1)
+    x, y = spirals(seed=1)
+    model = nn.Sequential(nn.Linear(2, 32), nn.ResidualMLPBlock(32), nn.ResidualMLPBlock(32),
+                          nn.Linear(32, 2))
+    loss = train(model, x, y, steps=200, lr=0.05)
+    assert loss < 0.3

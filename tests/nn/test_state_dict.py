@@ -1,13 +1,18 @@
-"""state_dict / load_state_dict: copies, round trips, in-place loading, errors naming keys, and
-PyTorch state_dicts loading as they are."""
+"""Module state (chainrule/nn/state_dict.py): state_dict / load_state_dict (copies, round trips,
+in-place loading, errors naming keys, PyTorch state_dicts loading as they are) and conversion
+with to / float / double (parameter identity kept, devices checked), deepcopy and pickle."""
 
 from __future__ import annotations
+
+import copy
+import pickle
 
 import numpy as np
 import pytest
 
 import chainrule as cr
 from chainrule import nn
+from chainrule.autograd import gradcheck
 
 
 def make_model():
@@ -138,3 +143,46 @@ def test_chainrule_state_dict_loads_into_pytorch():
     with torch.no_grad():
         expected = reference(torch.from_numpy(x)).numpy()
     np.testing.assert_allclose(model(cr.tensor(x)).data, expected, rtol=1e-5, atol=1e-6)
+
+
+# ---------------------------------------------------------------------------- dtype and device
+def test_to_double_and_back_keeps_parameter_identity():
+    net = nn.Sequential(nn.Linear(3, 2), nn.BatchNorm1d(2))
+    params = list(net.parameters())
+    net(cr.randn(4, 3)).sum().backward()
+    assert net.double() is net
+    assert all(p.dtype == np.float64 for p in net.parameters())
+    assert [id(p) for p in net.parameters()] == [id(p) for p in params]
+    assert net[1].running_mean.dtype == np.float64
+    assert net[1].num_batches_tracked.dtype == np.int64
+    assert params[0].grad.dtype == np.float64
+    assert gradcheck(net, (cr.randn(4, 3, dtype=cr.float64, requires_grad=True),))
+    net.to(cr.float32)
+    assert all(p.dtype == np.float32 for p in net.parameters())
+    net.to("cpu")
+    net.float()
+    with pytest.raises(TypeError, match="floating point"):
+        net.to(cr.int64)
+    with pytest.raises(RuntimeError, match="CPU only"):
+        net.to("cuda")
+
+
+def test_float64_layers_survive_deepcopy_pickle_and_state_dict():
+    layer = nn.Linear(3, 2, dtype=cr.float64)
+    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
+        assert clone.weight.dtype == clone.bias.dtype == np.float64
+        np.testing.assert_array_equal(clone.weight.data, layer.weight.data)
+    other = nn.Linear(3, 2, dtype=cr.float64)
+    other.load_state_dict(layer.state_dict())
+    assert other.weight.dtype == np.float64
+    np.testing.assert_array_equal(other.weight.data, layer.weight.data)
+
+
+def test_module_to_checks_the_device_keyword():
+    layer = nn.Linear(2, 3)
+    assert layer.to(device="cpu") is layer
+    assert layer.to(device="cpu", dtype=cr.float64).weight.dtype == np.float64
+    with pytest.raises(RuntimeError, match="CPU only"):
+        layer.to(device="cuda")
+    with pytest.raises(RuntimeError, match="CPU only"):
+        layer.to("cuda:1")

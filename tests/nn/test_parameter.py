@@ -1,9 +1,9 @@
-"""Layers honour PyTorch's factory kwargs: ``dtype=`` for every parameter and floating buffer,
-``device=`` accepted for the CPU only; ``Parameter`` keeps the dtype it is given."""
+"""Parameter and the layers' factory kwargs (chainrule/nn/parameter.py): every layer takes
+``dtype=`` for each parameter and floating buffer and ``device=`` for the CPU only, in PyTorch's
+positions; ``Parameter`` keeps the dtype it is given."""
 
 from __future__ import annotations
 
-import copy
 import pickle
 
 import numpy as np
@@ -11,7 +11,6 @@ import pytest
 
 import chainrule as cr
 from chainrule import nn
-from chainrule.nn import init
 
 # name -> (factory taking the factory kwargs, input shape)
 LAYERS = {
@@ -80,52 +79,6 @@ def test_float64_and_float32_layers_draw_the_same_initial_values(name):
     np.testing.assert_array_equal(after_single, after_double)
 
 
-@pytest.mark.parametrize("dtype", [cr.float64, cr.float16])
-@pytest.mark.parametrize("fill", [lambda t: init.uniform_(t, -2.0, 3.0),
-                                  lambda t: init.uniform_(t, np.float64(-0.1), np.float64(0.3)),
-                                  lambda t: init.normal_(t, 1.0, 0.5),
-                                  lambda t: init.kaiming_uniform_(t, a=5 ** 0.5),
-                                  lambda t: init.kaiming_normal_(t),
-                                  lambda t: init.xavier_uniform_(t, gain=2.0),
-                                  lambda t: init.xavier_normal_(t)])
-def test_initializers_fill_any_dtype_with_the_float32_draws(fill, dtype):
-    cr.manual_seed(3)
-    reference = fill(cr.empty(6, 5, dtype=cr.float32)).data
-    cr.manual_seed(3)
-    tensor = fill(cr.empty(6, 5, dtype=dtype))
-    assert tensor.dtype == dtype
-    np.testing.assert_array_equal(tensor.data, reference.astype(dtype))
-
-
-def test_float64_linear_computes_in_float64():
-    layer = nn.Linear(6, 4, dtype=cr.float64)
-    x = np.random.default_rng(1).standard_normal((5, 6))
-    expected = x @ layer.weight.data.T + layer.bias.data
-    out = layer(cr.tensor(x, dtype=cr.float64))
-    np.testing.assert_allclose(out.data, expected, rtol=1e-13, atol=1e-15)
-
-
-def test_float64_batchnorm_updates_running_statistics_in_float64():
-    bn = nn.BatchNorm1d(3, momentum=0.25, dtype=cr.float64)
-    x = np.random.default_rng(2).standard_normal((8, 3)) * 1e-3 + 1.0
-    bn(cr.tensor(x, dtype=cr.float64))
-    np.testing.assert_allclose(bn.running_mean.data, 0.25 * x.mean(0), rtol=1e-13)
-    np.testing.assert_allclose(bn.running_var.data, 0.75 + 0.25 * x.var(0, ddof=1), rtol=1e-13)
-    assert bn.running_mean.dtype == bn.running_var.dtype == np.float64
-    assert bn.num_batches_tracked.dtype == np.int64 and int(bn.num_batches_tracked) == 1
-
-
-def test_float64_layers_survive_deepcopy_pickle_and_state_dict():
-    layer = nn.Linear(3, 2, dtype=cr.float64)
-    for clone in (copy.deepcopy(layer), pickle.loads(pickle.dumps(layer))):
-        assert clone.weight.dtype == clone.bias.dtype == np.float64
-        np.testing.assert_array_equal(clone.weight.data, layer.weight.data)
-    other = nn.Linear(3, 2, dtype=cr.float64)
-    other.load_state_dict(layer.state_dict())
-    assert other.weight.dtype == np.float64
-    np.testing.assert_array_equal(other.weight.data, layer.weight.data)
-
-
 @pytest.mark.parametrize("dtype", [cr.int64, cr.bool])
 @pytest.mark.parametrize("name", ["Linear", "Conv2d", "BatchNorm1d", "LayerNorm", "PReLU"])
 def test_a_non_floating_dtype_is_an_error_naming_the_layer(name, dtype):
@@ -180,16 +133,6 @@ def test_the_cpu_device_is_accepted(name, device):
 def test_any_other_device_is_a_clear_error(name, device):
     with pytest.raises(RuntimeError, match="CPU only"):
         _layer(name, device=device)
-
-
-def test_module_to_checks_the_device_keyword():
-    layer = nn.Linear(2, 3)
-    assert layer.to(device="cpu") is layer
-    assert layer.to(device="cpu", dtype=cr.float64).weight.dtype == np.float64
-    with pytest.raises(RuntimeError, match="CPU only"):
-        layer.to(device="cuda")
-    with pytest.raises(RuntimeError, match="CPU only"):
-        layer.to("cuda:1")
 
 
 def test_a_torch_cpu_device_object_is_accepted():
