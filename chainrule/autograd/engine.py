@@ -4,6 +4,11 @@ Gradients flowing into a node from all its consumers are summed before its backw
 shared sub-expression gets its gradient once. The order is an explicit-stack depth-first search
 (no recursion, so a chain of 100,000 ops is fine) over each node's inputs in order, so it is the
 same on every run.
+
+A node's ``backward`` works on Tensors, so with ``create_graph=True`` the backward is itself
+recorded. Without it, an op that defines ``backward_arrays`` gets the gradient as an array and
+returns arrays, which skips the dispatch of the ops its Tensor backward would call; either way
+every returned gradient is checked against its input's shape and dtype.
 """
 
 from __future__ import annotations
@@ -15,6 +20,7 @@ import numpy as np
 
 from chainrule.autograd import anomaly, grad_mode
 from chainrule.autograd.function import Function
+from chainrule.tensor import Tensor, _wrap
 
 
 def _topological_order(roots: Sequence[Function]) -> list[Function]:
@@ -88,9 +94,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
             if wanted_nodes is not None and node in wanted_nodes:
                 wanted_nodes[node] = grad
             node._check_saved()
-            input_grads = node.backward(grad)
-            if type(input_grads) is not tuple:
-                input_grads = (input_grads,)
+            backward_arrays = None if create_graph else node.backward_arrays
+            if backward_arrays is None:
+                input_grads = node.backward(grad)
+                if type(input_grads) is not tuple:
+                    input_grads = (input_grads,)
+            else:  # no graph of the backward is recorded: the op's array formulas suffice
+                input_grads = backward_arrays(grad.data)
+                if type(input_grads) is not tuple:
+                    input_grads = (input_grads,)
+                input_grads = tuple([None if g is None else _wrap(g) for g in input_grads])
             if check_anomaly:
                 anomaly.check_gradients(node, input_grads)
             inputs_of_node = node.inputs
@@ -99,8 +112,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
                     continue
                 expected = inputs_of_node[position].data
                 if input_grad.shape != expected.shape or input_grad.dtype != expected.dtype:
-                    raise RuntimeError(_bad_gradient_message(node, position, input_grad,
-                                                             expected))
+                    raise RuntimeError(_bad_gradient_message(
+                        node, "backward" if backward_arrays is None else "backward_arrays",
+                        position, input_grad, expected))
                 table = node_grads if isinstance(edge, Function) else leaf_grads
                 previous = table.get(edge)
                 table[edge] = input_grad if previous is None else previous + input_grad
@@ -141,12 +155,12 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
     return None
 
 
-def _bad_gradient_message(node, position: int, grad, expected: np.ndarray) -> str:
+def _bad_gradient_message(node, method: str, position: int, grad, expected: np.ndarray) -> str:
     return (
         f"{node.name()} returned a gradient of shape {tuple(grad.shape)} and dtype {grad.dtype} "
         f"for its input {position}, which has shape {tuple(expected.shape)} and dtype "
         f"{expected.dtype}. A gradient must match its input exactly: this is a bug in "
-        f"{type(node).__name__}.backward (sum over broadcast dimensions with unbroadcast, and "
+        f"{type(node).__name__}.{method} (sum over broadcast dimensions with unbroadcast, and "
         "cast to the input's dtype)."
     )
 
@@ -171,8 +185,6 @@ def _exclusive(grad, owned: set):
     Ops hand the same array to several inputs (``a + b``) or views of it (``reshape``, broadcast
     ``expand``); a ``.grad`` must be safe to change in place (clipping, ``zero_grad``).
     """
-    from chainrule.tensor import Tensor
-
     data = grad.data
     if data.base is None:
         root = data
@@ -211,8 +223,6 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
         >>> float(dx), float(d2x)
         (27.0, 18.0)
     """
-    from chainrule.tensor import Tensor
-
     outputs = _as_tensor_tuple(outputs, "outputs")
     inputs = _as_tensor_tuple(inputs, "inputs")
     for position, tensor in enumerate(inputs):
@@ -272,8 +282,6 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
 
 
 def _as_tensor_tuple(values, what: str) -> tuple:
-    from chainrule.tensor import Tensor
-
     if isinstance(values, Tensor):
         return (values,)
     values = tuple(values)
@@ -284,8 +292,6 @@ def _as_tensor_tuple(values, what: str) -> tuple:
 
 
 def _make_grad_outputs(outputs, grad_outputs) -> tuple:
-    from chainrule.tensor import Tensor
-
     if grad_outputs is None:
         grad_outputs = (None,) * len(outputs)
     elif isinstance(grad_outputs, Tensor):

@@ -26,8 +26,8 @@ from __future__ import annotations
 import traceback
 import weakref
 
-from chainrule.autograd import grad_mode
-from chainrule.autograd import anomaly
+from chainrule.autograd import anomaly, grad_mode
+from chainrule.tensor import _mark_view, _wrap, _wrap_node
 
 
 class Function:
@@ -44,6 +44,16 @@ class Function:
     Inside ``forward`` an op may keep what backward needs in ``self.saved``; it is dropped when
     the graph is released. ``self.recording`` says whether a graph is being recorded at all, so
     forward can skip saving when it is not.
+
+    ``backward_arrays(self, grad_output_array)``, optional: the same gradients as ``backward``,
+    computed on NumPy arrays and returned as arrays (a tuple with one entry per input, ``None``
+    for those that need no gradient, or one array for a one-input op). The engine calls it
+    instead of ``backward`` only when no graph of the backward is recorded
+    (``create_graph=False``), so an op can skip the dispatch of the ops its Tensor backward
+    calls; it must not change ``grad_output_array``, which may be shared or a read-only view.
+    ``backward`` itself does not look at the grad mode: written with chainrule ops, it is
+    recorded exactly when the engine records. ``tests/autograd/test_function.py`` checks that
+    the two paths agree for every op that has both.
     """
 
     needs_inputs = True
@@ -52,6 +62,7 @@ class Function:
 
     saved = None
     recording = False
+    backward_arrays = None  # an op's optional array backward (see the class docstring)
     _released = False
     _output_hooks = None
     _retained = None
@@ -171,6 +182,3 @@ def _inplace_message(op_name: str, which: str, shape, version: int, expected: in
         "operation (y = y * 2 instead of y.mul_(2)), or .clone() the tensor before changing it "
         "(a view or a detach()ed alias shares its memory and version with the original)."
     )
-
-
-from chainrule.tensor import _mark_view, _wrap, _wrap_node  # noqa: E402  (tensor.py imports us)

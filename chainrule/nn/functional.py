@@ -8,20 +8,21 @@ Example:
     0.2413
 """
 
-from chainrule.ops.conv import (
-    adaptive_avg_pool2d, avg_pool1d, avg_pool2d, conv1d, conv2d, max_pool1d, max_pool2d,
-)
-from chainrule.ops.adaptive_pool import adaptive_avg_pool1d
+from chainrule.ops.adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool2d
+from chainrule.ops.conv import conv1d, conv2d
+from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from chainrule.ops.elementwise import relu, sigmoid, tanh
+from chainrule.ops.cross_entropy import cross_entropy, nll_loss
 from chainrule.ops.loss import (
-    binary_cross_entropy, binary_cross_entropy_with_logits, cross_entropy, huber_loss, l1_loss,
-    mse_loss, nll_loss, smooth_l1_loss,
+    binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss, mse_loss,
+    smooth_l1_loss,
 )
 from chainrule.ops.activations import (
     celu, elu, gelu, hardtanh, leaky_relu, logsigmoid, prelu, relu6, rrelu, selu, silu, softplus,
     softsign,
 )
-from chainrule.ops.dropout import dropout, dropout1d, dropout2d, one_hot
+from chainrule.ops.dropout import dropout, dropout1d, dropout2d
+from chainrule.ops.indexing import one_hot
 from chainrule.ops.linalg import linear
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.special import erf

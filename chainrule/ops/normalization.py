@@ -6,15 +6,15 @@ layer norm over the last dimensions per sample. With batch statistics the gradie
 
     dx = 1/√(σ² + ε) · (d x̂ - mean(d x̂) - x̂·mean(d x̂·x̂)),   d x̂ = g·γ,
 
-computed with chainrule ops so gradients of gradients work (the statistics are recomputed as
-differentiable ops only when a graph of the backward is being recorded).
+computed with chainrule ops (the statistics recomputed as differentiable ops of x) so gradients
+of gradients work; when no graph of the backward is recorded, ``backward_arrays`` computes the
+same closed form on arrays from the saved x̂.
 """
 
 from __future__ import annotations
 
 import numpy as np
 
-from chainrule.autograd import grad_mode
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor
 from chainrule.ops.reduce import mean as reduce_mean, sum as reduce_sum
@@ -47,12 +47,10 @@ class Normalize(Function):
         return out
 
     def backward(self, grad_output):
-        if not grad_mode._GradMode.enabled:
-            return self._backward_arrays(grad_output.data)
-        xhat, invstd, mean, axes, param_axes, param_shape, batch_stats, eps, has_weight = self.saved
+        _, invstd, mean, axes, param_axes, param_shape, batch_stats, eps, has_weight = self.saved
         x = self.inputs[0]
         weight = self.inputs[1] if has_weight else None
-        # Recording the backward (double backward): the statistics as ops of x.
+        # The statistics as ops of x, so that the backward can be differentiated again.
         if batch_stats:
             centered = x - reduce_mean(x, axes, keepdim=True)
             invstd_t = (reduce_mean(centered * centered, axes, keepdim=True) + eps) ** -0.5
@@ -78,9 +76,9 @@ class Normalize(Function):
                          reshape(reduce_sum(grad_output, param_axes), bias.shape))
         return tuple(grads)
 
-    def _backward_arrays(self, grad):
-        # The same closed form on arrays, with the fewest passes over memory: when no graph of
-        # the backward is recorded, this keeps batch norm a small part of a CNN step.
+    def backward_arrays(self, grad_output):
+        # The same closed form on arrays, with the fewest passes over memory: this keeps batch
+        # norm a small part of a CNN step.
         xhat, invstd, _, axes, param_axes, param_shape, batch_stats, _, has_weight = self.saved
         weight = self.inputs[1].data.reshape(param_shape) if has_weight else None
         bias_position = 2 if has_weight else 1
@@ -90,25 +88,25 @@ class Normalize(Function):
         grads = [None] * len(self.next)
         grad_xhat = None
         if need_weight or (need_x and batch_stats):
-            grad_xhat = grad * xhat
+            grad_xhat = grad_output * xhat
         if need_weight:
-            grads[1] = Tensor._make(grad_xhat.sum(axis=param_axes).reshape(self.inputs[1].shape))
+            grads[1] = grad_xhat.sum(axis=param_axes).reshape(self.inputs[1].shape)
         if need_bias:
             bias = self.inputs[bias_position]
-            grads[bias_position] = Tensor._make(grad.sum(axis=param_axes).reshape(bias.shape))
+            grads[bias_position] = grad_output.sum(axis=param_axes).reshape(bias.shape)
         if need_x:
             scale = invstd if weight is None else invstd * weight
             if batch_stats:
                 if axes == param_axes or weight is None:
                     # BatchNorm: γ is constant over the reduced axes, so mean(g·γ) = γ·mean(g).
-                    mean_grad = grad.mean(axis=axes, keepdims=True)
+                    mean_grad = grad_output.mean(axis=axes, keepdims=True)
                     mean_grad_xhat = grad_xhat.mean(axis=axes, keepdims=True)
                     grad_x = xhat * mean_grad_xhat
-                    np.subtract(grad, grad_x, out=grad_x)
+                    np.subtract(grad_output, grad_x, out=grad_x)
                     grad_x -= mean_grad
                     grad_x *= scale
                 else:
-                    grad_xhat_weighted = grad * weight
+                    grad_xhat_weighted = grad_output * weight
                     mean_grad = grad_xhat_weighted.mean(axis=axes, keepdims=True)
                     grad_xhat *= weight
                     grad_x = xhat * grad_xhat.mean(axis=axes, keepdims=True)
@@ -116,8 +114,8 @@ class Normalize(Function):
                     grad_x -= mean_grad
                     grad_x *= invstd
             else:
-                grad_x = grad * scale
-            grads[0] = Tensor._make(grad_x)
+                grad_x = grad_output * scale
+            grads[0] = grad_x
         return tuple(grads)
 
 

@@ -19,8 +19,12 @@ from typing import Any, Callable, Iterable, Sequence
 
 import numpy as np
 
+from chainrule.nn.utils import clip_grad_norm_, l1_penalty
+from chainrule.optim import lr_scheduler
+from chainrule.optim._flat import FlatOptimizer
 from chainrule.tensor import Tensor
 from chainrule.train.callbacks import Callback
+from chainrule.train.checkpoint import load_checkpoint
 from chainrule.train.evaluation import (
     _evaluate, _loss_function, _metric_values, _split_batch, evaluate, predict,
 )
@@ -82,16 +86,10 @@ def needs_closure(optimizer: Any) -> bool:
     flag = getattr(optimizer, "requires_closure", None)
     if flag is not None:
         return bool(flag)
-    try:
-        from chainrule.optim._flat import FlatOptimizer
-    except ImportError:  # pragma: no cover - optim always ships it
-        return False
     return isinstance(optimizer, FlatOptimizer)
 
 
 def _scheduler_classes(*names: str) -> tuple:
-    from chainrule.optim import lr_scheduler
-
     return tuple(getattr(lr_scheduler, name) for name in names if hasattr(lr_scheduler, name))
 
 
@@ -118,14 +116,10 @@ def _overrides(callback: Callback, hook: str) -> bool:
 
 
 def _l1_term(model: Any) -> Tensor:
-    from chainrule.nn import utils
-
-    return utils.l1_penalty(model, only_weights=True)
+    return l1_penalty(model, only_weights=True)
 
 
 def _clipper(model: Any, max_norm: float) -> Callable[[], Any]:
-    from chainrule.nn.utils import clip_grad_norm_
-
     params = [p for p in model.parameters() if p.requires_grad]
     return lambda: clip_grad_norm_(params, max_norm)
 
@@ -211,8 +205,6 @@ def fit(model: Any, loss_fn: Callable | str, optimizer: Any, train_loader: Itera
                      epochs=int(epochs), metrics=[name for name, _ in metric_fns],
                      history=History(), scheduler_interval=scheduler_interval)
     if resume is not None:
-        from chainrule.train.checkpoint import load_checkpoint
-
         content = load_checkpoint(resume, model, optimizer, scheduler, loaders=[train_loader],
                                   callbacks=callbacks)
         state.initial_epoch = int(content["epoch"])
@@ -255,7 +247,7 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     started = time.perf_counter()
     for callback in hooks["on_epoch_begin"]:
         callback.on_epoch_begin(state)
-    model, optimizer, scheduler = state.model, state.optimizer, state.scheduler
+    model, scheduler = state.model, state.scheduler
     per_batch_scheduler = scheduler is not None and state.scheduler_interval == "batch"
     batch_end = hooks["on_batch_end"]
     loader = state.train_loader
@@ -267,45 +259,25 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     losses: list[np.ndarray] = []
     targets: list[Any] = []
     model.train()
-    if (step_fn is _plain_step and not after_backward and not batch_end and not state.l1
-            and state.clip is None and not per_batch_scheduler):
-        # the common case runs lean: a step's own work plus three list appends
-        # (benchmarks/bench_fit.py holds the loop to a few percent of a step)
-        loss_fn, zero_grad, update = state.loss_fn, optimizer.zero_grad, optimizer.step
-        for batch in loader:
-            if type(batch) is not tuple or len(batch) != 2:
-                batch = _split_batch(batch)
-            inputs, target = batch
-            zero_grad()
-            output = model(inputs)
-            loss = loss_fn(output, target)
-            loss.backward()
-            update()
-            losses.append(loss.data)
-            targets.append(target)
-            if outputs is not None:
-                outputs.append(output.data)
-        state.step += len(losses)
-    else:
-        for index, batch in enumerate(loader):
-            inputs, target = _split_batch(batch)
-            state.batch = index
-            output, loss = step_fn(state, inputs, target, after_backward)
-            if output is None:  # a callback stopped training before the update
+    for index, batch in enumerate(loader):
+        inputs, target = _split_batch(batch)
+        state.batch = index
+        output, loss = step_fn(state, inputs, target, after_backward)
+        if output is None:  # a callback stopped training before the update
+            return
+        state.step += 1
+        if per_batch_scheduler:
+            scheduler.step()
+        losses.append(loss.data)
+        targets.append(target)
+        if outputs is not None:
+            outputs.append(output.data)
+        if batch_end:
+            state.loss, state.batch_size = float(loss.data), _length(target)
+            for callback in batch_end:
+                callback.on_batch_end(state)
+            if state.stop_training:
                 return
-            state.step += 1
-            if per_batch_scheduler:
-                scheduler.step()
-            losses.append(loss.data)
-            targets.append(target)
-            if outputs is not None:
-                outputs.append(output.data)
-            if batch_end:
-                state.loss, state.batch_size = float(loss.data), _length(target)
-                for callback in batch_end:
-                    callback.on_batch_end(state)
-                if state.stop_training:
-                    return
     target_arrays = [t.data if isinstance(t, Tensor) else np.asarray(t) for t in targets]
     sizes = [len(t) for t in target_arrays]
     count = sum(sizes)
