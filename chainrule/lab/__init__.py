@@ -1,8 +1,9 @@
 """The lab: short experiments that show, with numbers and pictures, how neural networks learn and
 why they sometimes do not.
 
-Each experiment is a module here with ``run(out, smoke=False, seed=0) -> Result``; it runs on a
-CPU in about a minute or less, prints its tables, saves its figures under ``out/NAME/`` and says
+Each experiment is a module here with ``TITLE`` (one line) and ``run(out, smoke=False, seed=0) ->
+Result``; ``MODULES`` lists them in the order of the chapter. One runs on a CPU in about a
+minute or less, prints its tables, saves its figures under ``out/NAME/`` and says
 in one paragraph what the result shows. ``run_all`` also writes ``out/index.html``, one
 self-contained page with everything.
 
@@ -21,34 +22,36 @@ From Python:
 from __future__ import annotations
 
 import argparse
-import importlib
 import sys
 from pathlib import Path
+from types import ModuleType
 from typing import Sequence
 
-from chainrule.lab._common import Result, Table
+from chainrule.lab import (
+    activations, backprop, benchmark, exploding, losses, optimizers, overfitting, pretraining,
+    vanishing,
+)
+from chainrule.lab._common import Result, Table, Timer, seed_everything
+from chainrule.lab.report import write_report
 
-__all__ = ["EXPERIMENTS", "run", "run_all", "add_arguments", "run_from_args", "Result", "Table"]
+__all__ = ["MODULES", "EXPERIMENTS", "run", "run_all", "add_arguments", "run_from_args",
+           "Result", "Table"]
 
-#: The experiments, in the order of the chapter, with one line each.
-EXPERIMENTS: dict[str, str] = {
-    "activations": "each activation and its derivative; where sigmoid and tanh saturate",
-    "backprop": "a 2-layer network differentiated by hand in NumPy, next to autograd",
-    "vanishing": "gradients through depth: sigmoid, tanh, ReLU, ReLU + BatchNorm, residual",
-    "exploding": "large initialization vs Xavier/He, with and without gradient clipping",
-    "losses": "MSE vs cross-entropy on sigmoid/softmax outputs",
-    "optimizers": "SGD to Newton on 2-D test functions and a small network",
-    "overfitting": "a small training set and a large network, and the remedies",
-    "pretraining": "autoencoder pre-training, then fine-tuning on a few labels",
-    "benchmark": "MNIST-1D with logistic regression, an MLP, a CNN and a residual net",
-}
+#: The registry of the experiments: name → module, in the order of the chapter.
+MODULES: dict[str, ModuleType] = {module.__name__.rpartition(".")[2]: module for module in (
+    activations, backprop, vanishing, exploding, losses, optimizers, overfitting, pretraining,
+    benchmark,
+)}
+
+#: name → the experiment's one-line title (its module's ``TITLE``), in the same order.
+EXPERIMENTS: dict[str, str] = {name: module.TITLE for name, module in MODULES.items()}
 
 
-def _module(name: str):
-    if name not in EXPERIMENTS:
+def _module(name: str) -> ModuleType:
+    if name not in MODULES:
         raise ValueError(f"unknown lab experiment {name!r}; choose one of "
-                         f"{', '.join(EXPERIMENTS)} or 'all'")
-    return importlib.import_module(f"chainrule.lab.{name}")
+                         f"{', '.join(MODULES)} or 'all'")
+    return MODULES[name]
 
 
 def run(name: str, out: str | Path = "lab", smoke: bool = False, seed: int = 0,
@@ -66,8 +69,6 @@ def run(name: str, out: str | Path = "lab", smoke: bool = False, seed: int = 0,
     Returns:
         The experiment's ``Result``.
     """
-    from chainrule.lab._common import Timer, seed_everything
-
     module = _module(name)
     folder = Path(out) / name
     folder.mkdir(parents=True, exist_ok=True)
@@ -85,8 +86,6 @@ def run(name: str, out: str | Path = "lab", smoke: bool = False, seed: int = 0,
 def run_all(out: str | Path = "report", smoke: bool = False, seed: int = 0,
             names: Sequence[str] | None = None, verbose: bool = True) -> list[Result]:
     """Run every experiment (or ``names``) and write ``out/index.html``."""
-    from chainrule.lab.report import write_report
-
     results = [run(name, out, smoke, seed, verbose) for name in (names or EXPERIMENTS)]
     path = write_report(results, out)
     if verbose:
@@ -99,7 +98,7 @@ def run_all(out: str | Path = "report", smoke: bool = False, seed: int = 0,
 
 def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     """Add the lab's arguments to ``parser``: ``name``, ``--out``, ``--smoke``, ``--seed``."""
-    parser.add_argument("name", choices=list(EXPERIMENTS) + ["all"],
+    parser.add_argument("name", choices=list(MODULES) + ["all"],
                         help="the experiment to run, or 'all' (which also writes index.html)")
     parser.add_argument("--out", default=None,
                         help="output folder (default: lab/ for one experiment, report/ for all)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+import textwrap
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -11,6 +12,7 @@ from typing import Any
 
 import numpy as np
 
+from chainrule.backend import manual_seed
 from chainrule.diagnostics._format import fmt, format_table
 
 __all__ = ["Table", "Result", "Timer", "seed_everything", "finite_or_none"]
@@ -90,8 +92,6 @@ class Result:
 
 
 def _wrap(text: str, width: int = 96) -> str:
-    import textwrap
-
     return textwrap.fill(" ".join(text.split()), width) if text else ""
 
 
@@ -118,7 +118,5 @@ class Timer:
 
 def seed_everything(seed: int) -> None:
     """Seed chainrule's generator (every random draw of the library comes from it)."""
-    import chainrule as cr
-
-    cr.manual_seed(int(seed))
+    manual_seed(int(seed))
 

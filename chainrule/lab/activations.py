@@ -15,6 +15,7 @@ import chainrule as cr
 from chainrule import nn
 from chainrule.diagnostics import activation_stats, plots
 from chainrule.lab._common import Result, Table
+from chainrule.nn.registry import ACTIVATIONS
 
 TITLE = "each activation and its derivative; where sigmoid and tanh saturate"
 
@@ -65,7 +66,7 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
     inputs = cr.randn(batch, width)
     rows = []
     reports = {}
-    for activation in (nn.Sigmoid, nn.Tanh, nn.ReLU):
+    for activation in (ACTIVATIONS[name].module for name in ("sigmoid", "tanh", "relu")):
         for init in ("Xavier/He", "N(0, 1)"):
             cr.manual_seed(seed)
             model = _network(activation, init, width, depth)

@@ -17,6 +17,7 @@ from chainrule import nn, optim
 from chainrule.data import datasets
 from chainrule.diagnostics import plots
 from chainrule.lab._common import Result, Table
+from chainrule.train import LambdaCallback, evaluate, fit
 
 TITLE = "MSE vs cross-entropy on sigmoid/softmax outputs"
 F = nn.functional
@@ -55,24 +56,31 @@ def _model() -> nn.Sequential:
 
 
 def _train(kind: str, x, y, onehot, steps: int, lr: float, every: int, seed: int):
+    """``steps`` SGD steps on batches of 32 drawn with replacement (one ``fit`` epoch over
+    them); every ``every`` steps, the accuracy and cross-entropy on the whole training set."""
     cr.manual_seed(seed)
     model = _model()
-    optimizer = optim.SGD(model.parameters(), lr=lr)
     rng = np.random.default_rng(seed)
-    checkpoints, accuracies, losses = [], [], []
-    for step in range(1, steps + 1):
+    batches = []
+    for _ in range(steps):
         index = rng.integers(0, len(x), 32)
-        optimizer.zero_grad()
-        loss = loss_of(kind, model(cr.from_numpy(x[index])), cr.from_numpy(y[index]),
-                       cr.from_numpy(onehot[index]))
-        loss.backward()
-        optimizer.step()
-        if step % every == 0:
-            with cr.no_grad():
-                logits = model(cr.from_numpy(x))
-                accuracies.append(float((logits.data.argmax(1) == y).mean()))
-                losses.append(float(F.cross_entropy(logits, cr.from_numpy(y))))
-            checkpoints.append(step)
+        batches.append((cr.from_numpy(x[index]), cr.from_numpy(index)))
+    whole = [(cr.from_numpy(x), cr.from_numpy(y))]
+    checkpoints, accuracies, losses = [], [], []
+
+    def probe(state) -> None:
+        if state.step % every == 0:
+            result = evaluate(state.model, whole, "cross_entropy", metrics=("accuracy",))
+            checkpoints.append(state.step)
+            accuracies.append(result["accuracy"])
+            losses.append(result["loss"])
+
+    def loss_fn(logits, index):  # the batch's labels and one-hot targets, by sample index
+        return loss_of(kind, logits, cr.from_numpy(y[index.data]),
+                       cr.from_numpy(onehot[index.data]))
+
+    fit(model, loss_fn, optim.SGD(model.parameters(), lr=lr), batches, epochs=1, metrics=(),
+        callbacks=[LambdaCallback(on_batch_end=probe)])
     return model, checkpoints, accuracies, losses
 
 

@@ -18,14 +18,20 @@ from typing import Callable
 import numpy as np
 
 import chainrule as cr
-from chainrule import nn, optim
+from chainrule import nn
 from chainrule.data import datasets
 from chainrule.diagnostics import plots
 from chainrule.lab._common import Result, Table
+from chainrule.optim.registry import OPTIMIZERS
 
 TITLE = "SGD to Newton on 2-D test functions and a small network"
-NAMES = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam", "Newton", "BFGS", "L-BFGS")
-SECOND_ORDER = ("Newton", "BFGS", "L-BFGS")
+#: the optimizers compared, by their names in ``chainrule.optim.registry``
+NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "newton", "bfgs", "lbfgs")
+SECOND_ORDER = tuple(name for name in NAMES if OPTIMIZERS[name].closure)
+FIRST_ORDER = tuple(name for name in NAMES if not OPTIMIZERS[name].closure)
+# one iteration per step (its line search may use up to 25 evaluations); Newton on the network
+OPTIONS = {"newton": {"max_params": 5000}, "bfgs": {"max_iter": 1, "max_eval": 25},
+           "lbfgs": {"max_iter": 1, "max_eval": 25}}
 _ANGLE = math.radians(30)
 _ROTATION = np.array([[math.cos(_ANGLE), -math.sin(_ANGLE)], [math.sin(_ANGLE), math.cos(_ANGLE)]])
 QUADRATIC_MATRIX = _ROTATION @ np.diag([1.0, 50.0]) @ _ROTATION.T
@@ -42,35 +48,24 @@ def rosenbrock(w):
 
 
 def make_optimizer(name: str, params, settings: dict):
-    """The optimizer ``name`` with this function's learning rate from ``settings``."""
-    lr = settings.get(name)
-    if name == "SGD":
-        return optim.SGD(params, lr=lr)
-    if name == "Momentum":
-        return optim.SGD(params, lr=lr, momentum=0.9)
-    if name == "AdaGrad":
-        return optim.Adagrad(params, lr=lr)
-    if name == "RMSProp":
-        return optim.RMSprop(params, lr=lr)
-    if name == "Adam":
-        return optim.Adam(params, lr=lr)
-    if name == "Newton":
-        return optim.Newton(params, max_params=5000)
-    # one iteration per step; its line search may use up to 25 evaluations
-    if name == "BFGS":
-        return optim.BFGS(params, max_iter=1, max_eval=25)
-    if name == "L-BFGS":
-        return optim.LBFGS(params, max_iter=1, max_eval=25, line_search_fn="strong_wolfe")
-    raise ValueError(f"unknown optimizer {name!r}; choose from {NAMES}")
+    """The optimizer ``name`` (one of ``NAMES``) with this function's learning rate from
+    ``settings`` (the second-order methods keep their own)."""
+    if name not in NAMES:
+        raise ValueError(f"unknown optimizer {name!r}; choose from {NAMES}")
+    return OPTIMIZERS[name].build(params, settings.get(name), **OPTIONS.get(name, {}))
+
+
+def _label(name: str) -> str:
+    return OPTIMIZERS[name].label
 
 
 FUNCTIONS = {
     "ill-conditioned quadratic": dict(
         fn=quadratic, start=(-4.0, 2.0), minimum=(0.0, 0.0), box=((-4.6, 1.6), (-4.0, 2.6)),
-        lr={"SGD": 0.035, "Momentum": 0.01, "AdaGrad": 1.0, "RMSProp": 0.05, "Adam": 0.2}),
+        lr={"sgd": 0.035, "momentum": 0.01, "adagrad": 1.0, "rmsprop": 0.05, "adam": 0.2}),
     "Rosenbrock": dict(
         fn=rosenbrock, start=(-1.2, 1.0), minimum=(1.0, 1.0), box=((-1.6, 1.5), (-0.7, 1.8)),
-        lr={"SGD": 1.5e-3, "Momentum": 3e-4, "AdaGrad": 0.5, "RMSProp": 0.01, "Adam": 0.05}),
+        lr={"sgd": 1.5e-3, "momentum": 3e-4, "adagrad": 0.5, "rmsprop": 0.01, "adam": 0.05}),
 }
 
 
@@ -122,7 +117,7 @@ def _contour_figure(fname: str, paths: dict, losses: dict, path: Path) -> Path:
         lr = spec["lr"].get(name)
         outcome = (f"loss < 1e-6 after {reach} steps" if reach is not None else
                    f"loss {losses[name][-1]:.1e} after {len(losses[name]) - 1} steps")
-        axis.set_title(f"{name}{f' (lr {lr:g})' if lr else ''}\n{outcome}", fontsize=9)
+        axis.set_title(f"{_label(name)}{f' (lr {lr:g})' if lr else ''}\n{outcome}", fontsize=9)
         axis.set(xlim=(x0, x1), ylim=(y0, y1))
         axis.set_xlabel("x", fontsize=8)
         axis.set_ylabel("y", fontsize=8)
@@ -137,7 +132,7 @@ def _network_runs(smoke: bool, seed: int) -> tuple[dict, Table, int]:
     x = cr.tensor(train.arrays[0], dtype=cr.float64)
     y = cr.from_numpy(train.arrays[1])
     first_steps, second_steps, hidden = (60, 5, 6) if smoke else (600, 40, 8)
-    settings = {"SGD": 0.5, "Momentum": 0.1, "AdaGrad": 0.1, "RMSProp": 0.01, "Adam": 0.02}
+    settings = {"sgd": 0.5, "momentum": 0.1, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.02}
     runs, rows = {}, []
     for name in NAMES:
         cr.manual_seed(seed)
@@ -160,9 +155,9 @@ def _network_runs(smoke: bool, seed: int) -> tuple[dict, Table, int]:
             with cr.no_grad():
                 losses.append(float(nn.functional.cross_entropy(model(x), y)))
         runs[name] = (np.array(losses), np.array(times))
-        if name == "Newton":
+        if name == "newton":
             damping = optimizer.state[optimizer.param_groups[0]["params"][0]].get("damping")
-        rows.append([name, settings.get(name, "-"), steps, losses[-1], times[-1],
+        rows.append([_label(name), settings.get(name, "-"), steps, losses[-1], times[-1],
                      1000 * times[-1] / steps])
     parameters = sum(p.data.size for p in model.parameters())
     table = Table(f"Full-batch training of a 2-{hidden}-{hidden}-3 tanh network ({parameters} "
@@ -173,11 +168,8 @@ def _network_runs(smoke: bool, seed: int) -> tuple[dict, Table, int]:
     return runs, table, parameters, damping
 
 
-FIRST_ORDER = ("SGD", "Momentum", "AdaGrad", "RMSProp", "Adam")
-
-
 def _reached(numbers: dict) -> str:
-    names = [n for n in FIRST_ORDER if numbers[f"rosenbrock_steps_to_1e-6_{n.lower()}"] is not None]
+    names = [_label(n) for n in FIRST_ORDER if numbers[f"rosenbrock_steps_to_1e-6_{n}"] is not None]
     if not names:
         return "none of the first-order methods gets there"
     return "of the first-order methods only " + " and ".join(names) + (
@@ -196,8 +188,8 @@ def _newton_on_network(parameters: int, damping: float | None) -> str:
 
 def _quasi_newton_lead(runs: dict) -> str:
     """Whether BFGS/L-BFGS are ahead of every first-order method per step and per second."""
-    quasi = ("BFGS", "L-BFGS")
-    steps = len(runs["BFGS"][0]) - 1
+    quasi = ("bfgs", "lbfgs")
+    steps = len(runs["bfgs"][0]) - 1
     per_step = all(runs[q][0][steps] < runs[f][0][steps] for q in quasi for f in FIRST_ORDER)
     per_second = True
     for q in quasi:
@@ -239,19 +231,18 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
             losses_by_function[fname][name] = losses
             reach = next((k for k, v in enumerate(losses) if v < 1e-6), None)
             at10 = losses[min(10, len(losses) - 1)]
-            rows.append([fname, name, spec["lr"].get(name, "-"), at10, losses[-1],
+            rows.append([fname, _label(name), spec["lr"].get(name, "-"), at10, losses[-1],
                          reach if reach is not None else f"> {steps[fname]}", seconds])
             key = _slug(fname)
-            slug = name.lower().replace("-", "")
-            numbers[f"{key}_loss_after_10_{slug}"] = at10
-            numbers[f"{key}_steps_to_1e-6_{slug}"] = reach
+            numbers[f"{key}_loss_after_10_{name}"] = at10
+            numbers[f"{key}_steps_to_1e-6_{name}"] = reach
     table = Table("Minimizing 2-D test functions (a step of BFGS/L-BFGS includes its line "
                   "search)", ["function", "optimizer", "lr", "loss after 10 steps",
                                "final loss", "steps to loss < 1e-6", "wall time (s)"], rows)
     figures = [_contour_figure(f, paths[f], losses_by_function[f],
                                out / f"trajectories_{_slug(f)}.png") for f in FUNCTIONS]
     figures.append(plots.plot_curves(out / "loss_per_step_2d.png", [
-        dict(series={n: (np.arange(len(v)), np.maximum(v, 1e-30)) for n, v in
+        dict(series={_label(n): (np.arange(len(v)), np.maximum(v, 1e-30)) for n, v in
                      losses_by_function[f].items()},
              title=f"{f}: loss per step (values < 1e-30 drawn at 1e-30)",
              xlabel="step (0 = start; log scale beyond 2)", ylabel="f(x, y) (log scale)",
@@ -260,20 +251,19 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
 
     runs, network_table, parameters, damping = _network_runs(smoke, seed)
     figures.append(plots.plot_curves(out / "network_loss.png", [
-        dict(series={n: (np.arange(len(l)), l) for n, (l, _) in runs.items()},
+        dict(series={_label(n): (np.arange(len(l)), l) for n, (l, _) in runs.items()},
              title="Small network: loss against steps", xlabel="step (0 = start; log scale "
              "beyond 2)", ylabel="cross-entropy (log scale)", logy=True, xscale="symlog"),
-        dict(series={n: (t[1:], l[1:]) for n, (l, t) in runs.items()},
+        dict(series={_label(n): (t[1:], l[1:]) for n, (l, t) in runs.items()},
              title="Small network: loss against wall time", xlabel="seconds (log scale)",
              ylabel="cross-entropy (log scale)", logy=True, logx=True),
     ], ncols=2, size=(11.0, 4.0)))
     for name, (losses, times) in runs.items():
-        slug = name.lower().replace("-", "")
-        numbers[f"network_final_loss_{slug}"] = float(losses[-1])
-        numbers[f"network_seconds_{slug}"] = float(times[-1])
+        numbers[f"network_final_loss_{name}"] = float(losses[-1])
+        numbers[f"network_seconds_{name}"] = float(times[-1])
 
     q = "quadratic"
-    ms = {name.lower(): 1000 * t[-1] / (len(t) - 1) for name, (_, t) in runs.items()}
+    ms = {name: 1000 * t[-1] / (len(t) - 1) for name, (_, t) in runs.items()}
     best_first = min(FIRST_ORDER, key=lambda n: runs[n][0][-1])
     paragraph = (
         f"On the ill-conditioned quadratic (condition number 50, rotated axes) Newton's method "
@@ -294,12 +284,13 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         f"{_reached(numbers)} within {steps['Rosenbrock']} steps. "
         + _newton_on_network(parameters, damping) +
         f" Each Newton step costs {parameters} Hessian-vector products "
-        f"({ms['newton']:.0f} ms against {ms['adam']:.2f} ms for an Adam step); after {len(runs['Newton'][0]) - 1} steps its "
-        f"loss is still {runs['Newton'][0][-1]:.2f}. BFGS and L-BFGS learn the curvature from "
-        f"gradients alone and take line-searched steps: {runs['BFGS'][0][-1]:.3f} and "
-        f"{runs['L-BFGS'][0][-1]:.3f} after {len(runs['BFGS'][0]) - 1} steps, "
+        f"({ms['newton']:.0f} ms against {ms['adam']:.2f} ms for an Adam step); after "
+        f"{len(runs['newton'][0]) - 1} steps its loss is still {runs['newton'][0][-1]:.2f}. BFGS "
+        f"and L-BFGS learn the curvature from gradients alone and take line-searched steps: "
+        f"{runs['bfgs'][0][-1]:.3f} and {runs['lbfgs'][0][-1]:.3f} after "
+        f"{len(runs['bfgs'][0]) - 1} steps, "
         f"{_quasi_newton_lead(runs)} (full batches, a small network). The "
-        f"first-order methods need hundreds of cheap steps (best here: {best_first}, "
+        f"first-order methods need hundreds of cheap steps (best here: {_label(best_first)}, "
         f"{runs[best_first][0][-1]:.3f}); with millions of parameters and mini-batches they "
         f"are what remains affordable."
     )

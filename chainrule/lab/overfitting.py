@@ -50,7 +50,7 @@ def _setup(remedy: str, train, val, seed: int, smoke: bool) -> dict:
     if remedy == "L2 penalty":
         options["penalty"] = lambda model: nn.utils.l2_penalty(model, 1e-3, only_weights=True)
     elif remedy == "L1 penalty":
-        options["penalty"] = lambda model: nn.utils.l1_penalty(model, 1e-4, only_weights=True)
+        options["l1"] = 1e-4  # fit's L1 penalty on the weights
     elif remedy == "augmentation":
         options["transform"] = transforms.RandomShift1d(4, seed=seed)
     elif remedy == "mixup":

@@ -22,10 +22,12 @@ from chainrule.data import DataLoader, TensorDataset, datasets
 from chainrule.diagnostics import plots
 from chainrule.lab._common import Result, Table
 from chainrule.lab._train import fit_classifier
+from chainrule.nn.registry import ACTIVATIONS as REGISTRY
+from chainrule.train import fit
 
 TITLE = "autoencoder pre-training, then fine-tuning on a few labels"
 MODES = ("from scratch", "pre-trained, frozen", "pre-trained, fine-tuned")
-ACTIVATIONS = {"sigmoid": nn.Sigmoid, "ReLU": nn.ReLU}
+ACTIVATIONS = ("sigmoid", "relu")  # names in chainrule.nn.registry
 WIDTHS = (64, 128, 128, 32)
 
 
@@ -33,13 +35,13 @@ def encoder(activation: str) -> nn.Sequential:
     """64 → 128 → 128 → 32, each Linear followed by the activation."""
     layers = []
     for fan_in, fan_out in zip(WIDTHS[:-1], WIDTHS[1:]):
-        layers += [nn.Linear(fan_in, fan_out), ACTIVATIONS[activation]()]
+        layers += [nn.Linear(fan_in, fan_out), REGISTRY[activation].module()]
     return nn.Sequential(*layers)
 
 
 def decoder(activation: str) -> nn.Sequential:
     """32 → 128 → 64 (linear output: pixel values)."""
-    return nn.Sequential(nn.Linear(WIDTHS[-1], 128), ACTIVATIONS[activation](),
+    return nn.Sequential(nn.Linear(WIDTHS[-1], 128), REGISTRY[activation].module(),
                          nn.Linear(128, WIDTHS[0]))
 
 
@@ -48,18 +50,10 @@ def pretrain(activation: str, images: np.ndarray, epochs: int, seed: int):
     cr.manual_seed(seed)
     autoencoder = nn.Sequential(encoder(activation), decoder(activation))
     optimizer = optim.Adam(autoencoder.parameters(), lr=1e-3)
-    loader = DataLoader(TensorDataset(images), batch_size=64, shuffle=True, seed=seed)
-    losses = []
-    for _ in range(epochs):
-        total = 0.0
-        for batch in loader:
-            optimizer.zero_grad()
-            loss = ((autoencoder(batch) - batch) ** 2).mean()
-            loss.backward()
-            optimizer.step()
-            total += float(loss) * len(batch)
-        losses.append(total / len(images))
-    return autoencoder, losses
+    loader = DataLoader(TensorDataset(images, images), batch_size=64, shuffle=True, seed=seed)
+    history = fit(autoencoder, lambda output, target: ((output - target) ** 2).mean(), optimizer,
+                  loader, epochs=epochs, metrics=())
+    return autoencoder, history["train_loss"]
 
 
 def _labelled(y: np.ndarray, per_class: int, draw: int) -> np.ndarray:
@@ -104,8 +98,8 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
                                            (x[index], y[index]), (x_test, y_test), epochs,
                                            seed + draw))
                 accuracy[activation, per_class, mode] = float(np.mean(scores))
-            rows.append([activation, per_class] + [accuracy[activation, per_class, m]
-                                                   for m in MODES])
+            rows.append([REGISTRY[activation].title, per_class]
+                        + [accuracy[activation, per_class, m] for m in MODES])
     table = Table(f"Test accuracy ({len(x_test)} digits) of encoder + linear output, mean over "
                   f"{draws} draw(s) of the labelled examples; {epochs} epochs of Adam; "
                   f"autoencoders pre-trained for {ae_epochs} epochs on {len(unlabeled)} "
@@ -114,9 +108,9 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
 
     styles = {}
     series = {}
-    for activation, color in (("sigmoid", "C3"), ("ReLU", "C0")):
+    for activation, color in zip(ACTIVATIONS, ("C3", "C0")):
         for mode, line in zip(MODES, (":", "--", "-")):
-            label = f"{activation}, {mode}"
+            label = f"{REGISTRY[activation].title}, {mode}"
             series[label] = (labels_per_class, [accuracy[activation, k, mode]
                                                 for k in labels_per_class])
             styles[label] = dict(color=color, linestyle=line, marker="o")
@@ -124,7 +118,7 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         dict(series=series, styles=styles, title="Test accuracy with few labels",
              xlabel="labelled examples per class (log scale)", ylabel="test accuracy",
              logx=len(labels_per_class) > 1, ylim=(0, 1), xticks=labels_per_class),
-        dict(series={f"{a} autoencoder": v for a, v in ae_losses.items()},
+        dict(series={f"{REGISTRY[a].title} autoencoder": v for a, v in ae_losses.items()},
              title="Autoencoder pre-training", xlabel="epoch",
              ylabel="reconstruction MSE (log scale)", logy=True),
     ], ncols=2, size=(11.0, 4.2))]
@@ -150,13 +144,13 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
            "unsupervised pre-training was how deep networks were trained before ReLU and good "
            "initializations. " if gain["sigmoid"] > 0.05 else ". ")
         + f"With ReLU units the network trained from scratch reaches "
-        f"{accuracy['ReLU', k, MODES[0]]:.2f} and pre-training changes the result by "
-        f"{gain['ReLU']:+.2f}"
-        + (f", {'far ' if gain['sigmoid'] > gain['ReLU'] + 0.1 else ''}less than for sigmoid "
+        f"{accuracy['relu', k, MODES[0]]:.2f} and pre-training changes the result by "
+        f"{gain['relu']:+.2f}"
+        + (f", {'far ' if gain['sigmoid'] > gain['relu'] + 0.1 else ''}less than for sigmoid "
            "units: a network that trains well from scratch has less to gain. "
-           if gain["ReLU"] < gain["sigmoid"] else ". ")
+           if gain["relu"] < gain["sigmoid"] else ". ")
         + f"Fine-tuning the whole network instead of freezing the encoder changes the accuracy "
-        f"by {frozen_vs_tuned['sigmoid']:+.2f} (sigmoid) and {frozen_vs_tuned['ReLU']:+.2f} "
+        f"by {frozen_vs_tuned['sigmoid']:+.2f} (sigmoid) and {frozen_vs_tuned['relu']:+.2f} "
         f"(ReLU)"
         + (": features learnt for reconstruction keep details a classifier does not need, and "
            "fine-tuning lets the labels reshape them." if min(frozen_vs_tuned.values()) > 0
@@ -172,7 +166,8 @@ def _reconstructions(autoencoders: dict, images: np.ndarray, path: Path) -> Path
     pictures = [("original", images)]
     for activation, autoencoder in autoencoders.items():
         with cr.no_grad():
-            pictures.append((f"{activation} AE", autoencoder(cr.from_numpy(images)).data))
+            pictures.append((f"{REGISTRY[activation].title} AE",
+                             autoencoder(cr.from_numpy(images)).data))
     for row, (name, batch) in enumerate(pictures):
         for col in range(len(images)):
             axis = axes[row, col]

@@ -10,6 +10,7 @@ import platform
 from pathlib import Path
 from typing import Sequence
 
+from chainrule._version import __version__
 from chainrule.diagnostics._format import fmt
 from chainrule.lab._common import Result
 
@@ -91,14 +92,12 @@ def _section(result: Result) -> str:
 
 def render_html(results: Sequence[Result], title: str = "chainrule lab") -> str:
     """The report page as a string."""
-    import chainrule
-
     total = sum(r.seconds for r in results)
     smoke = any(r.smoke for r in results)
     toc = "".join(f'<li><a href="#{html.escape(r.name)}">{html.escape(r.name)}</a>: '
                   f"{html.escape(r.title)} ({r.seconds:.1f} s)</li>" for r in results)
     when = datetime.datetime.now().strftime("%Y-%m-%d %H:%M")
-    meta = (f"chainrule {chainrule.__version__}, Python {platform.python_version()}, "
+    meta = (f"chainrule {__version__}, Python {platform.python_version()}, "
             f"{when}; {len(results)} experiment(s) in {total:.0f} s"
             f"{' at smoke size (reduced, numbers are rough)' if smoke else ''}.")
     sections = "\n".join(_section(r) for r in results)

@@ -19,6 +19,8 @@ from chainrule import nn, optim
 from chainrule.data import datasets
 from chainrule.diagnostics import GradientFlow, gradient_flow, plots
 from chainrule.lab._common import Result, Table
+from chainrule.nn.registry import ACTIVATIONS
+from chainrule.train import fit
 
 TITLE = "gradients through depth: sigmoid, tanh, ReLU, ReLU + BatchNorm, residual"
 ARCHITECTURES = ("sigmoid", "tanh", "relu", "relu_bn", "residual")
@@ -29,7 +31,7 @@ LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "relu_bn": "ReLU
 def build(arch: str, depth: int, width: int, inputs: int = 64, classes: int = 10
           ) -> nn.Sequential:
     """A network with ``depth`` weight layers (residual: ``depth - 2`` in blocks of two)."""
-    activation = {"sigmoid": nn.Sigmoid, "tanh": nn.Tanh}.get(arch, nn.ReLU)
+    activation = ACTIVATIONS[arch if arch in ("sigmoid", "tanh") else "relu"].module
 
     def linear(fan_in: int, fan_out: int) -> nn.Linear:
         layer = nn.Linear(fan_in, fan_out)
@@ -164,17 +166,14 @@ def _ratio(rows, arch: str, depth: int) -> float:
 
 
 def _train(model, x, y, steps: int, batch: int, lr: float, seed: int, watch) -> float:
-    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    """``steps`` SGD steps on batches drawn with replacement (one ``fit`` epoch over them);
+    the training loss afterwards, in eval mode."""
     rng = np.random.default_rng(seed)
-    for _ in range(steps):
-        index = rng.integers(0, len(x), batch)
-        optimizer.zero_grad()
-        loss = nn.functional.cross_entropy(model(cr.from_numpy(x[index])),
-                                           cr.from_numpy(y[index]))
-        loss.backward()
-        if watch is not None:
-            watch.on_after_backward()
-        optimizer.step()
+    indices = [rng.integers(0, len(x), batch) for _ in range(steps)]
+    batches = [(cr.from_numpy(x[index]), cr.from_numpy(y[index])) for index in indices]
+    optimizer = optim.SGD(model.parameters(), lr=lr, momentum=0.9)
+    fit(model, "cross_entropy", optimizer, batches, epochs=1, metrics=(),
+        callbacks=[watch] if watch is not None else [])
     model.eval()
     with cr.no_grad():
         loss = float(nn.functional.cross_entropy(model(cr.from_numpy(x)), cr.from_numpy(y)))
