@@ -14,7 +14,6 @@ import math
 import numpy as np
 
 from chainrule import backend
-from chainrule.autograd import grad_mode
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, exp_nonpositive, float_input, mask_tensor
 from chainrule.ops.elementwise import abs as absolute, sigmoid, tanh
@@ -132,23 +131,27 @@ class Elu(Function):
         alpha, scale, input_scale = self.saved
         x = self.inputs[0]
         negative = x.data <= 0  # a NaN takes the positive side's slope, as in PyTorch
-        if not grad_mode._GradMode.enabled:
-            # The same slope on arrays when no graph of the backward is recorded, selected by
-            # mask products (a masked select is ~5x slower); fmin sends a NaN to e^0, not NaN.
-            exponent = np.fmin(x.data, 0)
-            if input_scale != 1.0:
-                exponent *= input_scale
-            slope = exp_nonpositive(exponent)
-            slope *= alpha * scale * input_scale
-            slope *= negative
-            positive = ~negative
-            slope += positive if scale == 1.0 else np.multiply(positive, scale, dtype=slope.dtype)
-            return grad_output * Tensor._make(slope)
         exponent = where(negative, x, 0.0)  # <= 0, so e^exponent never overflows
         if input_scale != 1.0:
             exponent = exponent * input_scale
         slope = SafeExp.apply(exponent) * (alpha * scale * input_scale)
         return grad_output * where(negative, slope, scale)
+
+    def backward_arrays(self, grad_output):
+        # The same slope, selected by mask products (a masked select is ~5x slower); fmin sends
+        # a NaN to e^0, not NaN.
+        alpha, scale, input_scale = self.saved
+        x = self.inputs[0].data
+        negative = x <= 0
+        exponent = np.fmin(x, 0)
+        if input_scale != 1.0:
+            exponent *= input_scale
+        slope = exp_nonpositive(exponent)
+        slope *= alpha * scale * input_scale
+        slope *= negative
+        positive = ~negative
+        slope += positive if scale == 1.0 else np.multiply(positive, scale, dtype=slope.dtype)
+        return grad_output * slope
 
 
 def elu(input: Tensor, alpha: float = 1.0) -> Tensor:
@@ -293,28 +296,36 @@ class Softsign(Function):
         return x / (np.abs(x) + 1)
 
     def backward(self, grad_output):
-
         x = self.inputs[0]
-        # Past the limit the slope is below the smallest normal number: 0, with no overflow of
-        # (1 + |x|)² and no underflow (which errstate(all='raise') would report).
-        limit = _SOFTSIGN_LIMIT.get(x.data.dtype, 1e18)
-        magnitude = np.abs(x.data)
-        beyond = magnitude > limit if magnitude.size and magnitude.max() > limit else None
-        if not grad_mode._GradMode.enabled:  # the same slope on arrays, at half the cost
-            if beyond is not None:
-                magnitude = np.minimum(magnitude, limit)
-            magnitude += 1.0
-            slope = np.reciprocal(magnitude, out=magnitude)
-            slope *= slope
-            if beyond is not None:
-                slope *= ~beyond
-            return grad_output * Tensor._make(slope)
+        limit, beyond = _softsign_beyond(x.data)
         magnitude = absolute(x) if beyond is None else clip(absolute(x), None, limit)
         reciprocal = 1.0 / (magnitude + 1.0)
         slope = reciprocal * reciprocal
         if beyond is not None:
             slope = slope * Tensor._make(~beyond)
         return grad_output * slope
+
+    def backward_arrays(self, grad_output):
+        x = self.inputs[0].data
+        limit, beyond = _softsign_beyond(x)
+        magnitude = np.abs(x)
+        if beyond is not None:
+            magnitude = np.minimum(magnitude, limit)
+        magnitude += 1.0
+        slope = np.reciprocal(magnitude, out=magnitude)
+        slope *= slope
+        if beyond is not None:
+            slope *= ~beyond
+        return grad_output * slope
+
+
+def _softsign_beyond(x: np.ndarray):
+    """(limit, mask or None): past the limit the slope is below the smallest normal number, so
+    it is 0, with no overflow of (1 + |x|)² and no underflow (errstate(all='raise') reports it)."""
+    limit = _SOFTSIGN_LIMIT.get(x.dtype, 1e18)
+    magnitude = np.abs(x)
+    beyond = magnitude > limit if magnitude.size and magnitude.max() > limit else None
+    return limit, beyond
 
 
 _SOFTSIGN_LIMIT = {np.dtype(np.float16): 100.0, np.dtype(np.float32): 1e18,

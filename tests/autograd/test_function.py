@@ -22,6 +22,7 @@ import chainrule as cr
 import chainrule.nn.functional as F
 import chainrule.ops
 from chainrule.autograd.function import Function
+from chainrule.ops.activations import Elu, Softsign
 from chainrule.ops.cross_entropy import CrossEntropy
 from chainrule.ops.linalg import Linear
 from chainrule.ops.loss import BinaryCrossEntropy
@@ -86,6 +87,16 @@ def _layer_norm(shape, normalized, affine: bool, grads: str = "xwb"):
     return build
 
 
+def _activation(function, scale: float = 3.0, extreme: bool = False):
+    def build(rng):
+        values = rng.standard_normal((4, 5)) * scale
+        if extreme:
+            values.flat[:2] = (-1e30, 1e30)  # softsign's slope there is 0, not an overflow
+        x = cr.tensor(values, dtype=cr.float64, requires_grad=True)
+        return [x], function(x)
+    return build
+
+
 def _binary_cross_entropy(grads: str):
     def build(rng):
         p = _leaf(rng, 4, 3, low=0.05, high=0.95, requires_grad="p" in grads)
@@ -115,6 +126,16 @@ def _cross_entropy(shape, reduction: str, weighted=False, ignore=False, smoothin
 
 
 CASES = {
+    Elu: [
+        ("elu", _activation(F.elu)),
+        ("selu", _activation(F.selu)),
+        ("celu alpha 0.5", _activation(lambda x: F.celu(x, 0.5))),
+        ("elu alpha 2, far negative", _activation(lambda x: F.elu(x, 2.0), scale=30.0)),
+    ],
+    Softsign: [
+        ("softsign", _activation(F.softsign)),
+        ("softsign at ±1e30", _activation(F.softsign, extreme=True)),
+    ],
     Linear: [
         ("2-D, bias", _linear((4,), True, "xwb")),
         ("3-D, bias", _linear((2, 4), True, "xwb")),
@@ -280,8 +301,6 @@ def test_anomaly_detection_checks_the_array_path():
 # ---------------------------------------------------------------------------- no mode checks
 _GRAD_MODE_NAMES = {"grad_mode", "_GradMode", "is_grad_enabled", "set_grad_enabled", "no_grad",
                     "enable_grad"}
-# ops/activations.py is outside this change; strict, so fixing them makes these xfails fail
-_PENDING = {"Elu", "Softsign"}
 
 
 def _backward_checks_grad_mode(cls: type) -> list[str]:
@@ -292,9 +311,7 @@ def _backward_checks_grad_mode(cls: type) -> list[str]:
 
 
 @pytest.mark.parametrize("cls", [
-    pytest.param(cls, id=cls.__qualname__, marks=pytest.mark.xfail(
-        cls.__name__ in _PENDING, strict=True,
-        reason="ops/activations.py still branches on the grad mode; move it to backward_arrays"))
+    pytest.param(cls, id=cls.__qualname__)
     for cls in _all_functions() if "backward" in cls.__dict__
 ])
 def test_backward_does_not_check_the_grad_mode(cls):
