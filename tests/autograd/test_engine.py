@@ -1,4 +1,6 @@
-"""The backward engine: accumulation, grad(), higher order, hooks, graph release, anomalies."""
+"""The backward engine (chainrule/autograd/engine.py): accumulation, grad(), higher order, tensor
+hooks, graph release, deterministic order, gradients of the wrong shape or dtype named, and
+backward_options (backward() that keeps a differentiable gradient, for closures)."""
 
 import gc
 import weakref
@@ -7,7 +9,8 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd import functional
+from chainrule.autograd import Function
+from chainrule.autograd.engine import backward_options
 
 
 def f64(values, requires_grad=True):
@@ -82,58 +85,6 @@ def test_third_derivative_of_a_polynomial():
     assert float(d3) == pytest.approx(24 * a + 12)
 
 
-def test_hessian_matches_closed_form_for_quadratic_and_logsumexp():
-    rng = np.random.default_rng(0)
-    a = rng.standard_normal((4, 4))
-    a = a @ a.T
-    matrix = cr.tensor(a, dtype=cr.float64)
-    x = f64(rng.standard_normal(4), requires_grad=False)
-    h = functional.hessian(lambda t: 0.5 * (t @ (matrix @ t)), x)
-    np.testing.assert_allclose(h.data, a, rtol=1e-10)
-    # Hessian of logsumexp is diag(p) - p pᵀ with p = softmax(x).
-    h = functional.hessian(lambda t: cr.logsumexp(t, dim=0), x)
-    p = np.exp(x.data - x.data.max())
-    p /= p.sum()
-    np.testing.assert_allclose(h.data, np.diag(p) - np.outer(p, p), atol=1e-12)
-
-
-def test_hvp_matches_hessian_times_vector():
-    rng = np.random.default_rng(1)
-    x = f64(rng.standard_normal(5), False)
-    v = f64(rng.standard_normal(5), False)
-    fn = lambda t: (cr.sin(t) * t.exp()).sum() + (t ** 2).sum() ** 2
-    value, hv = functional.hvp(fn, x, v)
-    hessian = functional.hessian(fn, x)
-    np.testing.assert_allclose(hv.data, hessian.data @ v.data, rtol=1e-10)
-    assert float(value) == pytest.approx(float(fn(x)))
-
-
-def test_jacobian_matches_finite_differences():
-    x = f64([0.5, -1.0, 2.0], False)
-    fn = lambda t: cr.stack([t.sum() * t[0], t.exp()[1]])
-    jac = functional.jacobian(fn, x)
-    eps = 1e-6
-    numeric = np.stack([(fn(f64(x.data + eps * e, False)).data - fn(f64(x.data - eps * e, False)).data)
-                        / (2 * eps) for e in np.eye(3)], axis=1)
-    np.testing.assert_allclose(jac.data, numeric, atol=1e-7)
-
-
-def test_no_grad_and_enable_grad_as_context_and_decorator():
-    x = f64([1.0])
-    with cr.no_grad():
-        assert not (x * 2).requires_grad
-        with cr.enable_grad():
-            assert (x * 2).requires_grad
-    assert cr.is_grad_enabled()
-
-    @cr.no_grad()
-    def doubled(t):
-        return t * 2
-
-    assert not doubled(x).requires_grad
-    assert cr.is_grad_enabled()
-
-
 def test_register_hook_on_leaf_and_non_leaf_can_replace_gradient():
     x = f64([1.0, 2.0])
     seen = []
@@ -174,7 +125,8 @@ def test_graph_is_released_and_second_backward_explains():
     x = f64([1.0, 2.0])
     y = (x.exp() * x).sum()
     y.backward()
-    with pytest.raises(RuntimeError, match="backward through the graph a second time.*retain_graph"):
+    with pytest.raises(RuntimeError,
+                       match="backward through the graph a second time.*retain_graph"):
         y.backward()
 
 
@@ -237,59 +189,104 @@ def test_leaf_gradients_do_not_alias_each_other():
     np.testing.assert_array_equal(x.grad.data, 2.0)
 
 
-def test_detect_anomaly_names_the_op_and_the_users_line():
-    x = cr.tensor([0.0, 1.0], requires_grad=True)
-    with cr.detect_anomaly():
-        y = cr.sqrt(x)  # the derivative is inf at 0
-        with pytest.raises(RuntimeError, match="SqrtBackward returned inf") as info:
-            y.sum().backward()
-    assert "test_engine.py" in str(info.value)
-    with cr.detect_anomaly():
-        (x * 2).sum().backward()  # finite: no error
-
-
-def test_gradcheck_reports_the_wrong_element():
-    class BadSquare(cr.autograd.Function):
-        def forward(self, x):
-            return x * x
-
-        def backward(self, grad_output):
-            wrong = self.inputs[0] * 2
-            bump = np.zeros(wrong.shape)
-            bump[1] = 1.0
-            return grad_output * (wrong + cr.tensor(bump, dtype=cr.float64))
-
-    x = f64([1.0, 2.0, 3.0])
-    with pytest.raises(cr.autograd.GradcheckError, match=r"input 0 .*1 of 9 Jacobian entries.*in\[1\]"):
-        cr.autograd.gradcheck(lambda t: BadSquare.apply(t), x)
-    with pytest.raises(cr.autograd.GradcheckError, match="projection"):
-        cr.autograd.gradcheck(lambda t: BadSquare.apply(t), x, fast_mode=True)
-    assert cr.autograd.gradcheck(lambda t: BadSquare.apply(t), x, raise_exception=False) is False
-
-
-def test_gradcheck_warns_on_float32():
-    x = cr.tensor([1.0, 2.0], requires_grad=True)
-    with pytest.warns(UserWarning, match="single precision"):
-        cr.autograd.gradcheck(lambda t: t * 2, x, atol=1e-2, rtol=1e-2)
-
-
-def test_gradgradcheck_catches_a_wrong_second_derivative():
-    class FirstOrderOnly(cr.autograd.Function):
-        def forward(self, x):
-            return x ** 3
-
-        def backward(self, grad_output):
-            # Right first derivative, but built from a constant: its own derivative is lost.
-            return grad_output * cr.tensor(3 * self.inputs[0].data ** 2, dtype=cr.float64)
-
-    x = f64([1.0, 2.0])
-    assert cr.autograd.gradcheck(lambda t: FirstOrderOnly.apply(t), x)
-    with pytest.raises(cr.autograd.GradcheckError):
-        cr.autograd.gradgradcheck(lambda t: FirstOrderOnly.apply(t), x)
-
-
 def test_integer_inputs_flow_through_without_gradient():
     x = f64([1.0, 2.0, 3.0])
     index = cr.tensor([2, 0])
     (x[index] * 2).sum().backward()
     np.testing.assert_allclose(x.grad.data, [2.0, 0.0, 2.0])
+
+
+# ---------------------------------------------------------------------------- wrong gradients
+class _WrongShape(Function):
+    needs_inputs = False
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, grad_output):
+        return grad_output.sum()
+
+
+class _WrongDtype(Function):
+    needs_inputs = False
+
+    def forward(self, x):
+        return x * 2
+
+    def backward(self, grad_output):
+        return grad_output.double()
+
+
+@pytest.mark.parametrize("op, what", [(_WrongShape, r"shape \(\)"), (_WrongDtype, "float64")])
+def test_engine_names_the_op_that_returns_a_wrong_gradient(op, what):
+    x = cr.ones(3, requires_grad=True)
+    y = op.apply(x)
+    with pytest.raises(RuntimeError, match=f"{op.__name__}Backward.*{what}.*shape \\(3,\\)"):
+        y.sum().backward()
+    assert x.grad is None
+
+
+# ---------------------------------------------------------------------------- backward_options
+def _cubic(seed=0):
+    rng = np.random.default_rng(seed)
+    x = cr.tensor(rng.standard_normal(3), dtype=cr.float64, requires_grad=True)
+    weights = rng.standard_normal(3)
+    return x, weights, lambda: ((x ** 3) * cr.tensor(weights, dtype=cr.float64)).sum()
+
+
+def test_backward_inside_the_context_leaves_gradients_with_a_graph():
+    x, weights, loss_fn = _cubic()
+    with backward_options(create_graph=True):
+        loss_fn().backward()
+    assert x.grad.requires_grad and x.grad.grad_fn is not None
+    np.testing.assert_allclose(x.grad.data, 3 * weights * x.data ** 2)
+    # differentiate the gradient again: d/dx Σ v·(3w x²) = 6 w x v
+    v = np.array([1.0, -2.0, 0.5])
+    (hvp,) = cr.grad(x.grad, x, cr.tensor(v, dtype=cr.float64))
+    np.testing.assert_allclose(hvp.data, 6 * weights * x.data * v)
+
+
+def test_the_graphs_are_retained_so_they_can_be_used_many_times():
+    x, weights, loss_fn = _cubic(1)
+    with backward_options(create_graph=True):
+        loss = loss_fn()
+        loss.backward()
+    rows = [cr.grad(x.grad, x, cr.tensor(np.eye(3)[k], dtype=cr.float64),
+                    retain_graph=True)[0].data for k in range(3)]
+    np.testing.assert_allclose(np.stack(rows), np.diag(6 * weights * x.data))
+    first = x.grad.data.copy()
+    loss.backward()  # the forward graph was kept: a second backward accumulates
+    np.testing.assert_allclose(x.grad.data, 2 * first)
+
+
+def test_outside_the_context_backward_is_plain_and_the_setting_is_restored():
+    x, _, loss_fn = _cubic(2)
+    loss_fn().backward()
+    assert not x.grad.requires_grad and x.grad.grad_fn is None
+    with pytest.raises(RuntimeError):
+        with backward_options(create_graph=True):
+            raise RuntimeError("boom")
+    x.grad = None
+    loss = loss_fn()
+    loss.backward()
+    assert x.grad.grad_fn is None
+    with pytest.raises(RuntimeError, match="backward through the graph a second time"):
+        loss.backward()
+
+
+def test_nested_contexts_restore_the_outer_setting():
+    x, _, loss_fn = _cubic(3)
+    with backward_options(create_graph=True):
+        with backward_options(create_graph=False):
+            loss_fn().backward()
+        assert x.grad.grad_fn is None
+        x.grad = None
+        loss_fn().backward()
+        assert x.grad.grad_fn is not None
+
+
+def test_grad_is_not_affected():
+    x, _, loss_fn = _cubic(4)
+    with backward_options(create_graph=True):
+        (g,) = cr.grad(loss_fn(), x)
+    assert g.grad_fn is None and not g.requires_grad
