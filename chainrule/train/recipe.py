@@ -26,7 +26,7 @@ DATASETS = ("digits", "mnist1d", "mnist", "fashion-mnist", "spirals", "moons")
 OPTIMIZERS = tuple(OPTIMIZER_REGISTRY)  # the names of chainrule.optim.registry
 SECOND_ORDER = tuple(name for name, entry in OPTIMIZER_REGISTRY.items() if entry.closure)
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "exponential")
-MODELS = ("mlp", "cnn", "resnet")
+MODELS = tuple(models.PRESETS)  # the presets of chainrule.models
 
 DEFAULTS: dict[str, Any] = {
     "dataset": "digits", "data_dir": "data", "model": "cnn", "hidden": None, "channels": None,
