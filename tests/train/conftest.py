@@ -1,6 +1,7 @@
 import numpy as np
 import pytest
 
+from chainrule import nn
 from chainrule.data import DataLoader, TensorDataset
 
 
@@ -24,3 +25,24 @@ def loaders():
 def blobs():
     """``blobs(n, seed) -> (points float32 (n, 2), labels int64 (n,))``."""
     return make_blobs
+
+
+@pytest.fixture
+def net():
+    """``net()``: a fresh 2 -> 8 -> 2 tanh network for the blobs."""
+    return lambda: nn.Sequential(nn.Linear(2, 8), nn.Tanh(), nn.Linear(8, 2))
+
+
+@pytest.fixture
+def scripted():
+    """``scripted(values)``: a metric that returns the given values epoch after epoch."""
+
+    def metric(values):
+        stream = iter(values)
+
+        def score(outputs, targets):
+            return next(stream)
+
+        return score
+
+    return metric
