@@ -21,7 +21,8 @@ n = 400
 angle = rng.uniform(0, 3 * np.pi, n)
 label = rng.integers(0, 2, n)
 radius = angle / (3 * np.pi)
-points = np.stack([radius * np.cos(angle + np.pi * label), radius * np.sin(angle + np.pi * label)], 1)
+turn = angle + np.pi * label
+points = np.stack([radius * np.cos(turn), radius * np.sin(turn)], 1)
 points += rng.normal(scale=0.02, size=points.shape)
 train = TensorDataset(points[:300].astype(np.float32), label[:300])
 test_x, test_y = cr.tensor(points[300:].astype(np.float32)), label[300:]

@@ -7,8 +7,8 @@ step; then the callbacks' ``on_epoch_end``. Closure-based optimizers (LBFGS, BFG
 NewtonCG) get the closure built for them: zero_grad, forward, loss, backward, return the loss.
 
 Schedulers step once per epoch, after validation; ``ReduceLROnPlateau`` steps with the
-validation loss (the training loss without a validation loader); ``OneCycleLR`` and
-``CyclicLR`` step after every batch.
+validation loss (the training loss without a validation loader); ``OneCycleLR`` (and any
+scheduler with ``step_per_batch = True``) steps after every batch.
 """
 
 from __future__ import annotations
@@ -33,7 +33,6 @@ from chainrule.train.metrics import get_metric, metric_name
 
 __all__ = ["fit", "evaluate", "predict", "FitState", "needs_closure"]
 
-_PER_BATCH_SCHEDULERS = ("OneCycleLR", "CyclicLR")
 
 
 class FitState:
@@ -89,22 +88,17 @@ def needs_closure(optimizer: Any) -> bool:
     return isinstance(optimizer, FlatOptimizer)
 
 
-def _scheduler_classes(*names: str) -> tuple:
-    return tuple(getattr(lr_scheduler, name) for name in names if hasattr(lr_scheduler, name))
-
-
 def _steps_per_batch(scheduler: Any) -> bool:
-    """OneCycleLR and CyclicLR count batches, the other schedules epochs."""
+    """OneCycleLR counts batches (as does a scheduler that says ``step_per_batch = True``);
+    the other schedules count epochs."""
     flag = getattr(scheduler, "step_per_batch", None)
     if flag is not None:
         return bool(flag)
-    return isinstance(scheduler, _scheduler_classes(*_PER_BATCH_SCHEDULERS)) or \
-        type(scheduler).__name__ in _PER_BATCH_SCHEDULERS
+    return isinstance(scheduler, lr_scheduler.OneCycleLR)
 
 
 def _is_plateau(scheduler: Any) -> bool:
-    return isinstance(scheduler, _scheduler_classes("ReduceLROnPlateau")) or \
-        type(scheduler).__name__ == "ReduceLROnPlateau"
+    return isinstance(scheduler, lr_scheduler.ReduceLROnPlateau)
 
 
 def _overrides(callback: Callback, hook: str) -> bool:
@@ -157,7 +151,7 @@ def fit(model: Any, loss_fn: Callable | str, optimizer: Any, train_loader: Itera
         clip_grad_norm: clip the gradients' joint L2 norm to this (first-order optimizers).
         l1: weight of the L1 penalty ``Σ|w|`` over the weights added to the loss.
         scheduler_interval: ``"epoch"``, ``"batch"`` or ``"auto"`` (per batch for
-            ``OneCycleLR``/``CyclicLR``, per epoch otherwise; ``ReduceLROnPlateau`` gets the
+            ``OneCycleLR``, per epoch otherwise; ``ReduceLROnPlateau`` gets the
             validation loss, or the training loss without ``val_loader``).
         resume: a checkpoint from ``save_checkpoint``/``Checkpoint`` to continue from: the
             model, optimizer, scheduler, callbacks, history, loader position and every random
