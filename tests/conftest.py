@@ -1,4 +1,5 @@
-import numpy as np
+"""Fixtures for every test."""
+
 import pytest
 
 import chainrule as cr
