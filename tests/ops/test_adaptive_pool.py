@@ -5,7 +5,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.nn.functional import adaptive_avg_pool1d, adaptive_avg_pool2d
+from chainrule.ops.adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 from tests.ops.spec import OpSpec, SpecChecks
 
 RNG = np.random.default_rng(99)

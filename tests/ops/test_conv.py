@@ -8,7 +8,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd.gradcheck import gradcheck
-from chainrule.nn.functional import conv1d, conv2d
+from chainrule.ops.conv import conv1d, conv2d
 from tests.ops.spec import OpSpec, SpecChecks
 
 RNG = np.random.default_rng(1234)

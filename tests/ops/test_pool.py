@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.nn.functional import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
+from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from tests.ops.spec import OpSpec, SpecChecks
 
 RNG = np.random.default_rng(99)
