@@ -128,7 +128,7 @@ class CopySlices(Function):
         region = out
         for function, params in steps:
             region = object.__new__(function).forward(region, **params)
-        if not np.may_share_memory(region, out):
+        if region.size and not np.may_share_memory(region, out):
             raise RuntimeError(
                 "an in-place op through this view cannot be written back to its base (the view "
                 "is a copy of the base's memory layout). Use an out-of-place op instead."

@@ -250,8 +250,8 @@ def logsumexp(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
     x = as_tensor(x)
     dim, keepdim = dim_alias(dim, keepdim, aliases, "logsumexp")
     axes = normalize_dims(dim, x.ndim, "logsumexp")
-    if x.size == 0:
-        raise ValueError(f"logsumexp: cannot reduce an empty tensor of shape {tuple(x.shape)}")
+    if x.size == 0:  # as PyTorch: log of an empty sum is -inf; the gradient is empty
+        return sum(x, axes, keepdim=keepdim) * 0.0 + float("-inf")
     shift = np.max(x.data, axis=axes, keepdims=True)
     shift = np.where(np.isfinite(shift), shift, 0).astype(x.dtype, copy=False)
     shift_tensor = Tensor._make(shift)
