@@ -23,11 +23,15 @@ input needs no gradient.
 
 from __future__ import annotations
 
+import contextlib
 import traceback
 import weakref
 
 from chainrule.autograd import anomaly, grad_mode
 from chainrule.tensor import _mark_view, _wrap, _wrap_node
+
+# While ``tracing()`` runs: the list every applied op is appended to, as (node, output).
+_trace = None
 
 
 class Function:
@@ -75,7 +79,15 @@ class Function:
             for tensor in inputs:
                 if tensor.requires_grad:
                     return fn._record(inputs, params)
+        if _trace is not None:
+            return fn._traced(inputs, params)
         return _wrap(fn.forward(*[t.data for t in inputs], **params))
+
+    def _traced(self, inputs, params):
+        out = _wrap(self.forward(*[t.data for t in inputs], **params))
+        self.inputs, self.params = inputs, params
+        _trace.append((self, out))
+        return out
 
     def _record(self, inputs, params):
         cls = type(self)
@@ -172,6 +184,30 @@ class ViewFunction(Function):
         result = super().apply(x, **params)
         _mark_view(result, x, (cls, params))
         return result
+
+
+@contextlib.contextmanager
+def tracing():
+    """Record every op applied inside the block, in order, with its inputs and its forward
+    params, even where nothing requires a gradient (the block runs under ``no_grad``).
+
+    Yields the list of ``(node, output)`` pairs; each node keeps ``inputs`` (Tensors) and
+    ``params`` (the keyword arguments of its ``forward``). ``chainrule.onnx`` reads it.
+
+    Example:
+        >>> import chainrule as cr
+        >>> with tracing() as trace:
+        ...     y = cr.ones(2) * 3.0
+        >>> [type(node).__name__ for node, _ in trace]
+        ['Mul']
+    """
+    global _trace
+    previous, _trace = _trace, []
+    try:
+        with grad_mode.no_grad():
+            yield _trace
+    finally:
+        _trace = previous
 
 
 def _inplace_message(op_name: str, which: str, shape, version: int, expected: int) -> str:

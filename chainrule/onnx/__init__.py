@@ -1,0 +1,11 @@
+"""Export chainrule models to ONNX (``pip install chainrule[onnx]``).
+
+``export(model, example_input, path)`` traces one forward pass and writes an ONNX file that
+onnxruntime, TensorRT, OpenVINO or PyTorch can read; ``export_run(run_folder)`` does it for a
+trained run folder (``chainrule export runs/NAME``). ``onnx`` is imported only when exporting.
+"""
+
+from chainrule.onnx.export import MIN_OPSET, ExportError, export
+from chainrule.onnx.ops import CONVERTERS
+
+__all__ = ["export", "ExportError", "CONVERTERS", "MIN_OPSET"]

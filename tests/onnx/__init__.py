@@ -1,0 +1,1 @@
+"""Tests of chainrule/onnx/: one file per module (export, ops, graph, run)."""
