@@ -1,5 +1,6 @@
 """See inside a network: gradient flow per layer, activation statistics, whole-model gradient
-checks, the computational graph, and plots of activations and losses.
+checks, the computational graph (drawn
+without Graphviz), and plots of activations and losses.
 
 Example:
     >>> import chainrule as cr
@@ -18,8 +19,9 @@ from chainrule.diagnostics.gradcheck_model import ModelGradcheckReport, check_mo
 from chainrule.diagnostics.gradient_flow import (
     GradientFlowReport, LayerFlow, ParameterFlow, gradient_flow,
 )
+from chainrule.diagnostics import graph_layout, graph_render
 from chainrule.diagnostics.graph import (
-    GraphDrawing, GraphvizNotFoundWarning, draw_graph, keep_grads, to_dot,
+    GraphDrawing, GraphNode, GraphvizNotFoundWarning, build_graph, draw_graph, keep_grads, to_dot,
 )
 from chainrule.diagnostics import plots
 from chainrule.diagnostics.plots import plot_activations, plot_losses
@@ -28,6 +30,7 @@ __all__ = [
     "gradient_flow", "GradientFlowReport", "LayerFlow", "ParameterFlow", "GradientFlow",
     "activation_stats", "ActivationReport", "ActivationStats",
     "check_model_gradients", "ModelGradcheckReport",
-    "draw_graph", "to_dot", "keep_grads", "GraphDrawing", "GraphvizNotFoundWarning",
+    "draw_graph", "to_dot", "build_graph", "keep_grads", "GraphDrawing", "GraphNode",
+    "GraphvizNotFoundWarning",
     "plots", "plot_activations", "plot_losses",
 ]

@@ -1,5 +1,6 @@
-"""Draw the computational graph that produced a tensor, as Graphviz DOT (and SVG/PNG/PDF when
-Graphviz's ``dot`` program is installed).
+"""Draw the computational graph that produced a tensor: PNG, SVG or PDF drawn by chainrule itself
+(a layered layout and matplotlib; no system program needed), Graphviz DOT text, or an image
+rendered by Graphviz's ``dot`` when it is installed and asked for.
 
 Boxes are tensors (name, shape, dtype; optionally values and gradients), ellipses are the ops
 that made them; arrows point the way the forward pass ran, from the inputs and parameters to the
@@ -21,15 +22,17 @@ from __future__ import annotations
 import shutil
 import subprocess
 import warnings
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Mapping
 
 import numpy as np
 
+from chainrule.diagnostics.graph_render import figure_bytes, render_graph
 from chainrule.tensor import Tensor
 
-__all__ = ["draw_graph", "to_dot", "keep_grads", "GraphDrawing", "GraphvizNotFoundWarning"]
+__all__ = ["draw_graph", "to_dot", "build_graph", "keep_grads", "GraphDrawing", "GraphNode",
+           "GraphvizNotFoundWarning"]
 
 _FORMATS = {"png", "svg", "pdf"}
 _COLORS = {"param": "#c7e9c0", "input": "#e0e0e0", "output": "#fdd0a2", "tensor": "#ffffff",
@@ -37,17 +40,22 @@ _COLORS = {"param": "#c7e9c0", "input": "#e0e0e0", "output": "#fdd0a2", "tensor"
 
 
 class GraphvizNotFoundWarning(UserWarning):
-    """``draw_graph`` wrote only the .dot file because the ``dot`` program is not installed."""
+    """``draw_graph(engine='graphviz')`` found no ``dot`` program and drew with matplotlib."""
 
 
 @dataclass
 class GraphDrawing:
-    """What ``draw_graph`` returns: the DOT ``source``, the ``.dot`` file written and the
-    rendered image (``image_path`` is None when Graphviz is missing)."""
+    """What ``draw_graph`` returns: the DOT ``source``, the ``.dot`` file and the image written
+    (None when no path was given), the graph's ``nodes`` and ``edges``, and the ``engine`` that
+    drew it. In Jupyter it shows itself (``_repr_svg_``, ``_repr_png_``)."""
 
     source: str
-    dot_path: Path
+    dot_path: Path | None
     image_path: Path | None
+    nodes: dict = field(default_factory=dict, repr=False)
+    edges: list = field(default_factory=list, repr=False)
+    engine: str = "matplotlib"
+    _cache: dict = field(default_factory=dict, repr=False, compare=False)
 
     @property
     def rendered(self) -> bool:
@@ -55,6 +63,26 @@ class GraphDrawing:
 
     def __str__(self) -> str:
         return self.source
+
+    def figure(self):
+        """The drawing as a matplotlib ``Figure`` (chainrule's own layered layout)."""
+        return render_graph(self.nodes, self.edges, _COLORS)
+
+    def to_bytes(self, fmt: str = "png") -> bytes:
+        """The image as PNG, SVG or PDF bytes (drawn once per format, then kept)."""
+        if fmt not in self._cache:
+            image = self.image_path
+            if image is not None and image.suffix.lower() == f".{fmt}" and image.exists():
+                self._cache[fmt] = image.read_bytes()
+            else:
+                self._cache[fmt] = figure_bytes(self.figure(), fmt)
+        return self._cache[fmt]
+
+    def _repr_svg_(self) -> str:
+        return self.to_bytes("svg").decode("utf-8")
+
+    def _repr_png_(self) -> bytes:
+        return self.to_bytes("png")
 
 
 # ---------------------------------------------------------------------------- keep_grads
@@ -142,12 +170,23 @@ def _nested(array: np.ndarray) -> str:
     return "[" + ", ".join(_nested(item) for item in array) + "]"
 
 
+@dataclass
+class GraphNode:
+    """One box of the drawing: ``kind`` is 'param' (a leaf that requires grad), 'input' (a
+    constant), 'output', 'tensor' (made by an op) or 'op'; ``lines`` is its label."""
+
+    id: str
+    kind: str
+    lines: list[str]
+
+
 class _Builder:
     def __init__(self, names: dict, show_values: bool, show_grads: bool):
         self.names = names
         self.show_values = show_values
         self.show_grads = show_grads
-        self.lines: list[str] = []
+        self.nodes: dict[str, GraphNode] = {}
+        self.edges: list[tuple[str, str]] = []
         self.ids: dict = {}
 
     def node_id(self, key) -> tuple[str, bool]:
@@ -176,27 +215,47 @@ class _Builder:
             grad = tensor.grad
             lines.append("grad " + ("not kept (use keep_grads)" if grad is None
                                     else _array_text(grad.data)))
-        label = "\n".join(line for line in lines if line)
-        style = "filled,bold" if kind == "output" else "filled"
-        self.lines.append(f'  {node} [label="{_escape(label)}", shape=box, style="{style}", '
-                          f'fillcolor="{_COLORS[kind]}"];')
+        self.nodes[node] = GraphNode(node, kind, [line for line in lines if line])
         return node
 
     def op_node(self, fn) -> tuple[str, bool]:
         node, new = self.node_id(("op", id(fn)))
         if new:
-            label = type(fn).__name__.lstrip("_")
-            self.lines.append(f'  {node} [label="{_escape(label)}", shape=ellipse, '
-                              f'style=filled, fillcolor="{_COLORS["op"]}"];')
+            self.nodes[node] = GraphNode(node, "op", [type(fn).__name__.lstrip("_")])
         return node, new
 
     def edge(self, source: str, target: str) -> None:
-        self.lines.append(f"  {source} -> {target};")
+        self.edges.append((source, target))
+
+
+def _dot_text(nodes: Mapping[str, GraphNode], edges: list[tuple[str, str]]) -> str:
+    lines = ["digraph chainrule {", "  rankdir=TB;", '  node [fontname="Helvetica", fontsize=10];',
+             '  edge [color="#555555"];']
+    for node in nodes.values():
+        label = _escape("\n".join(node.lines))
+        if node.kind == "op":
+            lines.append(f'  {node.id} [label="{label}", shape=ellipse, style=filled, '
+                         f'fillcolor="{_COLORS["op"]}"];')
+        else:
+            style = "filled,bold" if node.kind == "output" else "filled"
+            lines.append(f'  {node.id} [label="{label}", shape=box, style="{style}", '
+                         f'fillcolor="{_COLORS[node.kind]}"];')
+    lines += [f"  {source} -> {target};" for source, target in edges]
+    return "\n".join(lines + ["}"]) + "\n"
 
 
 def to_dot(tensor, params: Mapping | None = None, show_values: bool = False,
            show_grads: bool = False, show_constants: bool = True, max_nodes: int = 400) -> str:
     """The Graphviz DOT text of the graph that produced ``tensor`` (see ``draw_graph``)."""
+    return _dot_text(*build_graph(tensor, params, show_values, show_grads, show_constants,
+                                  max_nodes, stacklevel=4))
+
+
+def build_graph(tensor, params: Mapping | None = None, show_values: bool = False,
+                show_grads: bool = False, show_constants: bool = True, max_nodes: int = 400,
+                stacklevel: int = 3) -> tuple[dict[str, GraphNode], list[tuple[str, str]]]:
+    """The nodes (id → ``GraphNode``) and edges (source id, target id; the way the forward pass
+    ran) of the graph that produced ``tensor``; the arguments are ``draw_graph``'s."""
     if not isinstance(tensor, Tensor):
         raise TypeError(f"draw_graph expects a chainrule Tensor, got {type(tensor).__name__}")
     names = {}
@@ -252,42 +311,41 @@ def to_dot(tensor, params: Mapping | None = None, show_values: bool = False,
                 builder.edge(source, op)
         if truncated:
             warnings.warn(f"draw_graph: the graph has more than max_nodes={max_nodes} nodes; "
-                          "the drawing stops there (pass a larger max_nodes)", stacklevel=3)
+                          "the drawing stops there (pass a larger max_nodes)",
+                          stacklevel=stacklevel)
     if released and (show_values or show_grads):
         warnings.warn("draw_graph: backward already freed parts of this graph, so some values "
                       "are missing; call backward(retain_graph=True) before drawing values and "
-                      "gradients", stacklevel=3)
-    header = ["digraph chainrule {", "  rankdir=TB;",
-              '  node [fontname="Helvetica", fontsize=10];', '  edge [color="#555555"];']
-    return "\n".join(header + builder.lines + ["}"]) + "\n"
+                      "gradients", stacklevel=stacklevel)
+    return builder.nodes, builder.edges
 
 
 # ---------------------------------------------------------------------------- files
-def _missing_dot_message(dot_path: Path, wanted: Path) -> str:
-    image = wanted if wanted.suffix.lower() != ".dot" else dot_path.with_suffix(".png")
-    fmt = image.suffix.lstrip(".").lower() or "png"
-    return (
-        f"Graphviz's `dot` program is not installed, so only the DOT text was written to "
-        f"{dot_path}. Install Graphviz (Debian/Ubuntu: `sudo apt-get install graphviz`; macOS: "
-        f"`brew install graphviz`; conda: `conda install graphviz`; others: "
-        f"https://graphviz.org/download/) and render it with:\n"
-        f"    dot -T{fmt} {dot_path} -o {image}"
-    )
+def _missing_dot_message() -> str:
+    return ("draw_graph(engine='graphviz'): Graphviz's `dot` program is not installed, so the "
+            "graph is drawn with matplotlib instead. For Graphviz's layout install it (Debian/"
+            "Ubuntu: `sudo apt-get install graphviz`; macOS: `brew install graphviz`; conda: "
+            "`conda install graphviz`; others: https://graphviz.org/download/).")
 
 
-def draw_graph(tensor, path: str | Path, show_values: bool = False, show_grads: bool = False,
-               params: Mapping | None = None, show_constants: bool = True,
-               max_nodes: int = 400) -> GraphDrawing:
-    """Draw the computational graph that produced ``tensor``.
+def draw_graph(tensor, path: str | Path | None = None, show_values: bool = False,
+               show_grads: bool = False, params: Mapping | None = None,
+               show_constants: bool = True, max_nodes: int = 400,
+               engine: str = "matplotlib") -> GraphDrawing:
+    """Draw the computational graph that produced ``tensor``, with no system program needed.
 
-    Writes ``path.with_suffix('.dot')`` always and, when ``path`` ends in .png, .svg or .pdf and
-    Graphviz's ``dot`` is installed, the image too. Without ``dot`` it warns
-    (``GraphvizNotFoundWarning``) with the command that renders the .dot file
-    (``dot -Tpng file.dot -o file.png``) and how to install Graphviz.
+    Boxes are tensors, pills are ops, arrows run the way the forward pass ran; parameters
+    (leaves that require grad) are green, constants grey, the output orange. The layout is
+    chainrule's own layered (Sugiyama-style) one drawn with matplotlib; graphs of more than 120
+    nodes are drawn compact (each op merged with the tensor it made). ``engine='graphviz'``
+    renders with Graphviz's ``dot`` instead, when it is installed (otherwise it warns,
+    ``GraphvizNotFoundWarning``, and draws with matplotlib).
 
     Args:
         tensor: the result to explain (e.g. the loss).
-        path: ``graph.png``, ``graph.svg``, ``graph.pdf`` or ``graph.dot``.
+        path: ``graph.png``, ``graph.svg``, ``graph.pdf`` or ``graph.dot``; the DOT text is
+            written beside it (``graph.dot``). None: write nothing, display the result in
+            Jupyter or save it later (``to_bytes``).
         show_values: print each tensor's value (small tensors in full, others as mean/std).
         show_grads: print each tensor's ``.grad``; for the tensors inside the graph run the
             backward inside ``with keep_grads(tensor):`` and with ``retain_graph=True``.
@@ -295,34 +353,47 @@ def draw_graph(tensor, path: str | Path, show_values: bool = False, show_grads: 
             the graph (inputs, intermediates) may be named too.
         show_constants: draw inputs that do not require grad (data, constants).
         max_nodes: stop the walk beyond this many nodes (with a warning).
+        engine: ``'matplotlib'`` (default) or ``'graphviz'``.
 
     Returns:
-        ``GraphDrawing(source, dot_path, image_path)``.
+        ``GraphDrawing(source, dot_path, image_path, nodes, edges, engine)``.
 
     Example:
         >>> import chainrule as cr
         >>> x = cr.tensor([1.0, 2.0], requires_grad=True)
-        >>> drawing = draw_graph((x * x).sum(), "square.svg", params={"x": x})  # doctest: +SKIP
+        >>> drawing = draw_graph((x * x).sum(), params={"x": x})
+        >>> drawing._repr_png_()[:4]
+        b'\\x89PNG'
     """
-    path = Path(path)
-    extension = path.suffix.lower().lstrip(".")
-    if extension not in _FORMATS | {"dot", "gv"}:
+    if engine not in ("matplotlib", "graphviz"):
+        raise ValueError(f"draw_graph: engine should be 'matplotlib' or 'graphviz', got "
+                         f"{engine!r}")
+    path = None if path is None else Path(path)
+    extension = path.suffix.lower().lstrip(".") if path is not None else ""
+    if path is not None and extension not in _FORMATS | {"dot", "gv"}:
         raise ValueError(f"draw_graph: unsupported file type '{path.suffix}' in {path}; use .png, "
                          ".svg, .pdf or .dot")
-    source = to_dot(tensor, params, show_values, show_grads, show_constants, max_nodes)
-    dot_path = path if extension in ("dot", "gv") else path.with_suffix(".dot")
-    dot_path.parent.mkdir(parents=True, exist_ok=True)
-    dot_path.write_text(source, encoding="utf-8")
+    nodes, edges = build_graph(tensor, params, show_values, show_grads, show_constants,
+                               max_nodes)
+    source = _dot_text(nodes, edges)
+    if engine == "graphviz" and shutil.which("dot") is None:
+        warnings.warn(_missing_dot_message(), GraphvizNotFoundWarning, stacklevel=2)
+        engine = "matplotlib"
+    drawing = GraphDrawing(source, None, None, nodes, edges, engine)
+    if path is None:
+        return drawing
+    drawing.dot_path = path if extension in ("dot", "gv") else path.with_suffix(".dot")
+    drawing.dot_path.parent.mkdir(parents=True, exist_ok=True)
+    drawing.dot_path.write_text(source, encoding="utf-8")
     if extension in ("dot", "gv"):
-        return GraphDrawing(source, dot_path, None)
-    program = shutil.which("dot")
-    if program is None:
-        warnings.warn(_missing_dot_message(dot_path, path), GraphvizNotFoundWarning,
-                      stacklevel=2)
-        return GraphDrawing(source, dot_path, None)
-    result = subprocess.run([program, f"-T{extension}", str(dot_path), "-o", str(path)],
-                            capture_output=True, text=True, timeout=120)
-    if result.returncode != 0:
-        raise RuntimeError(f"Graphviz failed to render {dot_path} (exit {result.returncode}): "
-                           f"{result.stderr.strip()}")
-    return GraphDrawing(source, dot_path, path)
+        return drawing
+    if engine == "graphviz":
+        result = subprocess.run([shutil.which("dot"), f"-T{extension}", str(drawing.dot_path),
+                                 "-o", str(path)], capture_output=True, text=True, timeout=120)
+        if result.returncode != 0:
+            raise RuntimeError(f"Graphviz failed to render {drawing.dot_path} (exit "
+                               f"{result.returncode}): {result.stderr.strip()}")
+    else:
+        path.write_bytes(drawing.to_bytes(extension))
+    drawing.image_path = path
+    return drawing
