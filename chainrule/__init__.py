@@ -48,3 +48,4 @@ from chainrule._version import __version__  # noqa: E402
 # None of them imports an optional dependency until a function that needs it is called.
 from chainrule import autograd, data, nn, optim, train  # noqa: E402
 from chainrule.serialization import load, save  # noqa: E402  (weights files: safetensors)
+from chainrule.diagnostics.summary import summary  # noqa: E402  (cr.summary(model, input_size))

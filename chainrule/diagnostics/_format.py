@@ -1,7 +1,10 @@
-"""Plain-text tables and number formatting shared by the diagnostics reports and the lab."""
+"""Plain-text and HTML tables and number formatting shared by the diagnostics and the lab."""
 
 from __future__ import annotations
 
+import base64
+import html
+import io
 import math
 from typing import Any, Sequence
 
@@ -51,3 +54,42 @@ def format_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: s
 def _is_number(value: Any) -> bool:
     return (isinstance(value, (int, float)) and not isinstance(value, bool)) or (
         hasattr(value, "dtype") and getattr(value, "ndim", 1) == 0)
+
+
+# ---------------------------------------------------------------------------- HTML
+def html_table(headers: Sequence[str], rows: Sequence[Sequence[Any]], title: str = "") -> str:
+    """Rows as an HTML table (numbers right-aligned), with an optional ``<h3>`` title: the one
+    table markup of the notebook displays and the lab report."""
+    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
+    body = []
+    for row in rows:
+        cells = []
+        for value in row:
+            text = fmt(value) if not isinstance(value, str) else value
+            numeric = _is_number(value) or _looks_numeric(text)
+            style = ' class="num"' if numeric else ""
+            cells.append(f"<td{style}>{html.escape(text)}</td>")
+        body.append(f"<tr>{''.join(cells)}</tr>")
+    caption = f"<h3>{html.escape(title)}</h3>" if title else ""
+    return f"{caption}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
+
+
+def html_image(png: bytes, alt: str = "figure") -> str:
+    """A PNG embedded in HTML (base64), so the page needs no other file."""
+    data = base64.b64encode(png).decode("ascii")
+    return f'<img alt="{html.escape(alt)}" src="data:image/png;base64,{data}">'
+
+
+def figure_png(fig, dpi: int = 100) -> bytes:
+    """A matplotlib figure as PNG bytes."""
+    stream = io.BytesIO()
+    fig.savefig(stream, format="png", dpi=dpi)
+    return stream.getvalue()
+
+
+def _looks_numeric(text: str) -> bool:
+    try:
+        float(text)
+        return True
+    except ValueError:
+        return text in ("nan", "inf", "-inf")

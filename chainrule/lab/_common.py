@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import html
 import json
 import math
 import textwrap
@@ -13,7 +14,7 @@ from typing import Any
 import numpy as np
 
 from chainrule.backend import manual_seed
-from chainrule.diagnostics._format import fmt, format_table
+from chainrule.diagnostics._format import fmt, format_table, html_image, html_table
 
 __all__ = ["Table", "Result", "Timer", "seed_everything", "finite_or_none"]
 
@@ -72,6 +73,27 @@ class Result:
                      f"seed {self.seed})")
         return "\n\n".join(p for p in parts if p)
 
+    def html(self) -> str:
+        """The result as an HTML section: heading, paragraph, notes, tables, the figures
+        embedded (base64 PNG) and the key numbers; the lab report is these sections."""
+        name = html.escape(self.name)
+        parts = [f'<h2 id="{name}">{name}: {html.escape(self.title)}</h2>',
+                 f"<p class='meta'>{self.seconds:.1f} s"
+                 f"{' (smoke size)' if self.smoke else ''}, seed {self.seed}</p>",
+                 f"<p class='summary'>{html.escape(self.paragraph)}</p>"]
+        parts += [f"<p class='meta'>Note: {html.escape(note)}</p>" for note in self.notes]
+        parts += [html_table(table.headers, table.cells(), table.title) for table in self.tables]
+        parts += [_figure_html(Path(figure)) for figure in self.figures]
+        if self.numbers:
+            items = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(fmt(v))}</dd>"
+                            for k, v in self.numbers.items())
+            parts.append("<details><summary>Key numbers</summary><dl class='numbers'>"
+                         f"{items}</dl></details>")
+        return "\n".join(parts)
+
+    def _repr_html_(self) -> str:
+        return f"<div>{self.html()}</div>"
+
     def to_json(self) -> dict:
         """A JSON-compatible dict of the result (figure paths as strings)."""
         return {
@@ -89,6 +111,16 @@ class Result:
         path = Path(path)
         path.write_text(json.dumps(self.to_json(), indent=2), encoding="utf-8")
         return path
+
+
+def _figure_html(path: Path) -> str:
+    if not path.exists():
+        return f"<p class='meta'>(figure missing: {html.escape(str(path))})</p>"
+    if path.suffix.lower() != ".png":
+        return (f"<p class='meta'>File: <code>{html.escape(path.name)}</code> (not an image; "
+                "see the note above)</p>")
+    return (f"<figure>{html_image(path.read_bytes(), path.stem)}"
+            f"<figcaption>{html.escape(path.name)}</figcaption></figure>")
 
 
 def _wrap(text: str, width: int = 96) -> str:

@@ -3,7 +3,6 @@ PNG), which a learner opens in a browser with no server and no internet."""
 
 from __future__ import annotations
 
-import base64
 import datetime
 import html
 import platform
@@ -11,7 +10,6 @@ from pathlib import Path
 from typing import Sequence
 
 from chainrule._version import __version__
-from chainrule.diagnostics._format import fmt
 from chainrule.lab._common import Result
 
 __all__ = ["write_report", "render_html"]
@@ -38,58 +36,6 @@ dl.numbers dt { color: #555; } dl.numbers dd { margin: 0; font-variant-numeric: 
 """
 
 
-def _is_number(text: str) -> bool:
-    try:
-        float(text)
-        return True
-    except ValueError:
-        return text in ("nan", "inf", "-inf")
-
-
-def _table_html(title: str, headers: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
-    head = "".join(f"<th>{html.escape(str(h))}</th>" for h in headers)
-    body = []
-    for row in rows:
-        cells = "".join(
-            f'<td class="num">{html.escape(c)}</td>' if _is_number(c)
-            else f"<td>{html.escape(c)}</td>" for c in row)
-        body.append(f"<tr>{cells}</tr>")
-    caption = f"<h3>{html.escape(title)}</h3>" if title else ""
-    return f"{caption}<table><thead><tr>{head}</tr></thead><tbody>{''.join(body)}</tbody></table>"
-
-
-def _figure_html(path: Path) -> str:
-    path = Path(path)
-    if not path.exists():
-        return f"<p class='meta'>(figure missing: {html.escape(str(path))})</p>"
-    if path.suffix.lower() != ".png":
-        return (f"<p class='meta'>File: <code>{html.escape(path.name)}</code> (not an image; "
-                "see the note above)</p>")
-    data = base64.b64encode(path.read_bytes()).decode("ascii")
-    return (f'<figure><img alt="{html.escape(path.stem)}" src="data:image/png;base64,{data}">'
-            f"<figcaption>{html.escape(path.name)}</figcaption></figure>")
-
-
-def _section(result: Result) -> str:
-    parts = [f'<h2 id="{html.escape(result.name)}">{html.escape(result.name)}: '
-             f"{html.escape(result.title)}</h2>",
-             f"<p class='meta'>{result.seconds:.1f} s"
-             f"{' (smoke size)' if result.smoke else ''}, seed {result.seed}</p>",
-             f"<p class='summary'>{html.escape(result.paragraph)}</p>"]
-    for note in result.notes:
-        parts.append(f"<p class='meta'>Note: {html.escape(note)}</p>")
-    for table in result.tables:
-        parts.append(_table_html(table.title, table.headers, table.cells()))
-    for figure in result.figures:
-        parts.append(_figure_html(figure))
-    if result.numbers:
-        items = "".join(f"<dt>{html.escape(str(k))}</dt><dd>{html.escape(fmt(v))}</dd>"
-                        for k, v in result.numbers.items())
-        parts.append(f"<details><summary>Key numbers</summary><dl class='numbers'>{items}</dl>"
-                     "</details>")
-    return "\n".join(parts)
-
-
 def render_html(results: Sequence[Result], title: str = "chainrule lab") -> str:
     """The report page as a string."""
     total = sum(r.seconds for r in results)
@@ -100,7 +46,7 @@ def render_html(results: Sequence[Result], title: str = "chainrule lab") -> str:
     meta = (f"chainrule {__version__}, Python {platform.python_version()}, "
             f"{when}; {len(results)} experiment(s) in {total:.0f} s"
             f"{' at smoke size (reduced, numbers are rough)' if smoke else ''}.")
-    sections = "\n".join(_section(r) for r in results)
+    sections = "\n".join(r.html() for r in results)
     return (f"<!DOCTYPE html>\n<html lang='en'><head><meta charset='utf-8'>"
             f"<meta name='viewport' content='width=device-width, initial-scale=1'>"
             f"<title>{html.escape(title)}</title><style>{_STYLE}</style></head><body>"
