@@ -7,5 +7,6 @@ trained run folder (``chainrule export runs/NAME``). ``onnx`` is imported only w
 
 from chainrule.onnx.export import MIN_OPSET, ExportError, export
 from chainrule.onnx.ops import CONVERTERS
+from chainrule.onnx.run import RunFolderError, export_run
 
-__all__ = ["export", "ExportError", "CONVERTERS", "MIN_OPSET"]
+__all__ = ["export", "export_run", "ExportError", "RunFolderError", "CONVERTERS", "MIN_OPSET"]

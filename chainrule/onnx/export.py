@@ -54,8 +54,11 @@ def export(model: Module, example_input, path: str | os.PathLike, opset: int = 1
         >>> path = os.path.join(tempfile.mkdtemp(), "net.onnx")
         >>> _ = cr.onnx.export(net, cr.randn(2, 4), path)  # doctest: +SKIP
     """
-    import onnx
-
+    try:
+        import onnx
+    except ImportError:
+        raise ImportError("chainrule.onnx.export needs the onnx package: pip install "
+                          "'chainrule[onnx]' (or pip install onnx onnxruntime)") from None
     if not isinstance(model, Module):
         raise TypeError(f"export: expected an nn.Module, got {type(model).__name__}")
     if not isinstance(opset, int) or opset < MIN_OPSET or opset > onnx.defs.onnx_opset_version():
