@@ -1,6 +1,6 @@
 """Pictures of what a network does: activations and their derivatives, losses against the error,
-gradient flow per layer and over training; and, from ``chainrule.train.plots``, the figure
-helpers and the one ``plot_curves`` (panels of line plots) that the lab draws with.
+gradient flow per layer and over training; the figure helpers and the one ``plot_curves``
+(panels of line plots) that the lab and the command line draw with.
 
 Every function writes a PNG with a matplotlib ``Figure`` (no display needed; pyplot's global
 state is not touched) and returns the path written.
@@ -14,13 +14,12 @@ from __future__ import annotations
 
 from functools import partial
 from pathlib import Path
-from typing import Callable, Sequence
+from typing import Callable, Mapping, Sequence
 
 import numpy as np
 
 import chainrule as cr
 from chainrule.nn.registry import ACTIVATIONS
-from chainrule.train.plots import new_figure, plot_curves, save_figure
 
 __all__ = [
     "new_figure", "save_figure", "activation_functions", "plot_activations", "loss_functions",
@@ -29,6 +28,83 @@ __all__ = [
 
 #: An output within this distance of a bound of sigmoid/tanh counts as saturated.
 SATURATION_TOL = 1e-2
+
+
+# ---------------------------------------------------------------------------- figures
+def new_figure(rows: int = 1, cols: int = 1, size: tuple[float, float] | None = None,
+               squeeze: bool = True):
+    """A matplotlib Figure and its axes (constrained layout, no pyplot state)."""
+    try:
+        from matplotlib.figure import Figure
+    except ImportError:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "chainrule's plots need matplotlib: pip install matplotlib (or pip install -e '.[all]')"
+        ) from None
+    size = size or (4.2 * cols, 3.2 * rows)
+    fig = Figure(figsize=size, layout="constrained")
+    axes = fig.subplots(rows, cols, squeeze=squeeze)
+    return fig, axes
+
+
+def save_figure(fig, path: str | Path, dpi: int = 110) -> Path:
+    """Write ``fig`` to ``path`` (folders created; the format follows the extension)."""
+    path = Path(path)
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(path, dpi=dpi)
+    return path
+
+
+def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None = None,
+                title: str = "", size: tuple[float, float] | None = None,
+                dpi: int = 110) -> Path:
+    """Several panels of line plots in one PNG; returns the path written.
+
+    Each panel is a dict: ``series`` (label → (x, y) or y), ``title``, ``xlabel``, ``ylabel``,
+    optional ``logy``/``logx`` (bools) or ``xscale`` (e.g. ``"symlog"``: log with 0 shown),
+    ``styles`` (label → dict of plot keywords), ``legend`` (bool, default True), ``ylim``,
+    ``xticks``, ``vlines`` (pairs (x, label): dotted markers).
+    """
+    ncols = ncols or min(3, len(panels))
+    nrows = -(-len(panels) // ncols)
+    fig, axes = new_figure(nrows, ncols, size=size or (4.3 * ncols, 3.3 * nrows), squeeze=False)
+    for axis, panel in zip(axes.flat, panels):
+        styles = panel.get("styles", {})
+        for label, data in panel["series"].items():
+            if isinstance(data, tuple):
+                x, y = data
+            else:
+                y = data
+                x = np.arange(1, len(y) + 1)
+            axis.plot(x, y, label=label, **styles.get(label, {}))
+        if panel.get("logy"):
+            axis.set_yscale("log")
+        if panel.get("logx"):
+            axis.set_xscale("log")
+        if panel.get("xscale"):
+            axis.set_xscale(panel["xscale"])
+            if panel["xscale"] == "symlog":
+                axis.set_xlim(left=0)
+        if panel.get("ylim"):
+            axis.set_ylim(*panel["ylim"])
+        if panel.get("xticks") is not None:
+            axis.set_xticks(panel["xticks"], [f"{t:g}" for t in panel["xticks"]])
+            axis.minorticks_off()
+        for x_value, text in panel.get("vlines", ()):
+            axis.axvline(x_value, color="0.4", linestyle=":", linewidth=1)
+            axis.annotate(text, (x_value, 0.6), xycoords=("data", "axes fraction"),
+                          fontsize=7, color="0.3", ha="right", va="center", rotation=90)
+        axis.set_title(panel.get("title", ""), fontsize=10)
+        axis.set_xlabel(panel.get("xlabel", ""))
+        axis.set_ylabel(panel.get("ylabel", ""))
+        if panel.get("legend", True) and panel["series"]:
+            axis.legend(fontsize=7)
+        axis.grid(alpha=0.3)
+    for axis in list(axes.flat)[len(panels):]:
+        axis.set_visible(False)
+    if title:
+        fig.suptitle(title)
+    return save_figure(fig, path, dpi=dpi)
+
 
 
 # ---------------------------------------------------------------------------- activations

@@ -14,7 +14,7 @@ From the shell::
 
 From Python:
     >>> from chainrule import lab
-    >>> result = lab.run("activations", out="lab", smoke=True)  # doctest: +SKIP
+    >>> result = lab.run("activations", out="runs/lab", smoke=True)  # doctest: +SKIP
     >>> result.numbers["sigmoid_max_derivative"]  # doctest: +SKIP
     0.25
 """
@@ -22,6 +22,7 @@ From Python:
 from __future__ import annotations
 
 import argparse
+import os
 import sys
 from pathlib import Path
 from types import ModuleType
@@ -54,7 +55,7 @@ def _module(name: str) -> ModuleType:
     return MODULES[name]
 
 
-def run(name: str, out: str | Path = "lab", smoke: bool = False, seed: int = 0,
+def run(name: str, out: str | Path = "runs/lab", smoke: bool = False, seed: int = 0,
         verbose: bool = True) -> Result:
     """Run one experiment; its figures go to ``out/NAME/``, its result to
     ``out/NAME/result.json``.
@@ -101,16 +102,45 @@ def add_arguments(parser: argparse.ArgumentParser) -> argparse.ArgumentParser:
     parser.add_argument("name", choices=list(MODULES) + ["all"],
                         help="the experiment to run, or 'all' (which also writes index.html)")
     parser.add_argument("--out", default=None,
-                        help="output folder (default: lab/ for one experiment, report/ for all)")
+                        help="output folder (default: runs/lab/ for one experiment, report/ for "
+                        "all)")
     parser.add_argument("--smoke", action="store_true",
                         help="reduced size: seconds per experiment, same outputs")
-    parser.add_argument("--seed", type=int, default=0, help="random seed (default 0)")
+    parser.add_argument("--seed", type=_seed, default=0,
+                        help="random seed, 0 to 2**32 - 1 (default 0)")
     return parser
 
 
+def _seed(text: str) -> int:
+    try:
+        value = int(text)
+    except ValueError:
+        value = -1
+    if not 0 <= value < 2**32:
+        raise argparse.ArgumentTypeError(f"expected a whole number from 0 to 2**32 - 1, got "
+                                         f"{text!r}")
+    return value
+
+
+def _unwritable(out: Path) -> str | None:
+    """Why ``out`` cannot be the output folder (None when it can)."""
+    if out.exists() and not out.is_dir():
+        return f"--out {out} is a file, not a folder; choose a folder name"
+    parent = next(p for p in (out, *out.parents) if p.exists())
+    if not parent.is_dir() or not os.access(parent, os.W_OK | os.X_OK):
+        return (f"cannot write to --out {out}: {parent} is not a folder you can write to; "
+                "choose another --out")
+    return None
+
+
 def run_from_args(args: argparse.Namespace) -> int:
-    """Run what ``add_arguments`` parsed; returns the exit status (0 on success)."""
-    out = args.out or ("report" if args.name == "all" else "lab")
+    """Run what ``add_arguments`` parsed; returns the exit status (0 on success, 2 when
+    ``--out`` cannot be written, with one line on stderr)."""
+    out = Path(args.out or ("report" if args.name == "all" else "runs/lab"))
+    problem = _unwritable(out)
+    if problem:
+        print(f"chainrule lab: error: {problem}", file=sys.stderr)
+        return 2
     if args.name == "all":
         run_all(out, smoke=args.smoke, seed=args.seed)
     else:

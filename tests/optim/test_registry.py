@@ -10,7 +10,9 @@ import pytest
 import chainrule as cr
 from chainrule import cli, optim
 from chainrule.optim.registry import OPTIMIZERS, build
-from chainrule.train import needs_closure, recipe
+from chainrule.cli import config as cli_config
+from chainrule.cli import recipe
+from chainrule.train import needs_closure
 
 NAMES = list(OPTIMIZERS)
 
@@ -76,19 +78,19 @@ def _train_choices(option: str) -> list:
 
 def test_command_line_and_recipe_read_the_registry():
     assert _train_choices("--optimizer") == NAMES
-    assert list(recipe.OPTIMIZERS) == NAMES
-    assert set(recipe.SECOND_ORDER) == {n for n in NAMES if OPTIMIZERS[n].closure}
+    assert list(cli_config.OPTIMIZERS) == NAMES
+    assert set(cli_config.SECOND_ORDER) == {n for n in NAMES if OPTIMIZERS[n].closure}
     for name in NAMES:
-        config = recipe.resolve({"dataset": "digits", "optimizer": name})
-        assert config["lr"] == OPTIMIZERS[name].lr
-        assert (config["batch_size"] == 0) == OPTIMIZERS[name].closure
+        config = cli_config.resolve({"dataset": "digits", "optimizer": name})
+        assert config.lr == OPTIMIZERS[name].lr
+        assert (config.batch_size == 0) == OPTIMIZERS[name].closure
 
 
 @pytest.mark.parametrize("name", NAMES)
 def test_recipe_builds_each_optimizer_through_the_registry(name):
-    config = recipe.resolve({"dataset": "moons", "optimizer": name})
+    config = cli_config.resolve({"dataset": "moons", "optimizer": name})
     model = cr.nn.Linear(2, 2)
     optimizer = recipe.build_optimizer(config, model)
     assert type(optimizer) is OPTIMIZERS[name].cls
     if not OPTIMIZERS[name].closure:
-        assert optimizer.defaults["weight_decay"] == config["weight_decay"]
+        assert optimizer.defaults["weight_decay"] == config.weight_decay
