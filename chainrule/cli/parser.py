@@ -4,6 +4,7 @@
     chainrule evaluate RUN_OR_CHECKPOINT   test loss, accuracy and confusion matrix
     chainrule predict RUN INPUT.npy        predicted classes for the inputs in a .npy file
     chainrule lab NAME | all               the lab's experiments (chainrule.lab)
+    chainrule export RUN [--out FILE.onnx]  the run's model as an ONNX file (chainrule.onnx)
 
 Wrong input gives one line on stderr and exit status 2; Ctrl-C during training saves a
 checkpoint, prints the command that resumes it and exits with status 130.
@@ -27,6 +28,7 @@ from chainrule.cli.config import ConfigError, UsageError, read_toml
 from chainrule.cli.inference import PREDICT_HELP, evaluate_command, predict_command
 from chainrule.data import DataError
 from chainrule.nn.registry import ACTIVATIONS
+from chainrule.onnx import ExportError, export_run
 from chainrule.optim.registry import OPTIMIZERS
 from chainrule.serialization import CheckpointError
 
@@ -152,6 +154,25 @@ def _add_lab(sub) -> None:
     p.set_defaults(handler=lambda args: int(lab.run_from_args(args) or 0))
 
 
+def _add_export(sub) -> None:
+    p = sub.add_parser("export", help="write a run's model as an ONNX file",
+                       description="Export a run folder's model to ONNX (needs the onnx package: "
+                       "pip install 'chainrule[onnx]').")
+    p.add_argument("target", metavar="RUN")
+    p.add_argument("--out", metavar="FILE.onnx", help="the file to write (default RUN/model.onnx)")
+    p.add_argument("--opset", type=int, default=17, help="the ONNX opset (default 17)")
+    p.set_defaults(handler=_export)
+
+
+def _export(args) -> int:
+    try:
+        path = export_run(args.target, args.out, args.opset)
+    except (ExportError, ValueError, ImportError) as error:
+        raise UsageError(f"chainrule export: error: {error}") from None
+    print(f"wrote {path}")
+    return 0
+
+
 def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     """The ``chainrule`` argument parser (``argv`` is accepted for compatibility; every
     command's arguments are always there)."""
@@ -163,6 +184,7 @@ def build_parser(argv: Sequence[str] = ()) -> argparse.ArgumentParser:
     _add_evaluate(sub)
     _add_predict(sub)
     _add_lab(sub)
+    _add_export(sub)
     return parser
 
 

@@ -1,5 +1,6 @@
 """chainrule/onnx/run.py: a run folder's model in onnxruntime predicts what ``chainrule predict``
-does, on the test split; bad folders give one clear error."""
+does, on the test split; bad folders give one clear error (``chainrule export``: one line, exit
+status 2)."""
 
 import json
 import os
@@ -12,7 +13,7 @@ import pytest
 
 import chainrule as cr
 import chainrule.onnx
-from chainrule import models
+from chainrule import cli, models
 from chainrule.data import datasets
 
 RUN = [sys.executable, "-m", "chainrule"]
@@ -40,8 +41,8 @@ def test_a_trained_run_predicts_in_onnxruntime_as_chainrule_predict(tmp_path, op
     run = tmp_path / "run"
     _cli("train", "--dataset", "digits", "--epochs", 1, "--quiet", "--out", run, *options,
          cwd=tmp_path)
-    path = cr.onnx.export_run(run, opset=13)
-    assert path == run / "model.onnx"
+    _cli("export", run, "--opset", 13, cwd=tmp_path)
+    path = run / "model.onnx"
     _, test = datasets.digits()
     inputs = test.arrays[0].astype(np.float32)
     np.save(tmp_path / "test.npy", inputs)
@@ -96,3 +97,20 @@ def test_folders_that_are_not_runs_are_refused_with_one_clear_error(tmp_path):
     (tmp_path / "run" / "model.safetensors").write_bytes(b"not safetensors")
     with pytest.raises(cr.onnx.RunFolderError, match="cannot rebuild the model"):
         cr.onnx.export_run(tmp_path / "run")
+
+
+def test_the_export_command_writes_the_file_and_fails_in_one_line(tmp_path, capsys):
+    pytest.importorskip("onnx")
+    model = _run_folder(tmp_path / "run")
+    out = tmp_path / "net.onnx"
+    assert cli.main(["export", str(tmp_path / "run"), "--out", str(out), "--opset", "13"]) == 0
+    assert f"wrote {out}" in capsys.readouterr().out
+    x = np.random.default_rng(1).standard_normal((7, 6)).astype(np.float32)
+    np.testing.assert_allclose(_session(out).run(None, {"input": x})[0],
+                               model(cr.tensor(x)).data, rtol=1e-5, atol=1e-6)
+    for arguments, message in (([str(tmp_path / "missing")], "no such run folder"),
+                               ([str(tmp_path / "run"), "--opset", "5"], "opset must be")):
+        assert cli.main(["export", *arguments]) == 2
+        error = capsys.readouterr().err
+        assert error.startswith("chainrule export: error: ") and message in error
+        assert error.count("\n") == 1
