@@ -23,6 +23,7 @@ from chainrule.diagnostics import graph_layout, graph_render
 from chainrule.diagnostics.graph import (
     GraphDrawing, GraphNode, GraphvizNotFoundWarning, build_graph, draw_graph, keep_grads, to_dot,
 )
+from chainrule.diagnostics.live import LivePlot
 from chainrule.diagnostics import plots
 from chainrule.diagnostics.plots import plot_activations, plot_losses
 
@@ -32,5 +33,5 @@ __all__ = [
     "check_model_gradients", "ModelGradcheckReport",
     "draw_graph", "to_dot", "build_graph", "keep_grads", "GraphDrawing", "GraphNode",
     "GraphvizNotFoundWarning",
-    "plots", "plot_activations", "plot_losses",
+    "plots", "plot_activations", "plot_losses", "LivePlot",
 ]

@@ -6,7 +6,9 @@ import base64
 import html
 import io
 import math
-from typing import Any, Sequence
+import tempfile
+from pathlib import Path
+from typing import Any, Callable, Sequence
 
 
 def fmt(value: Any) -> str:
@@ -93,3 +95,26 @@ def _looks_numeric(text: str) -> bool:
         return True
     except ValueError:
         return text in ("nan", "inf", "-inf")
+
+
+def plot_png(plot: Callable[[Path], Any]) -> bytes | None:
+    """The PNG that ``plot(path)`` writes, as bytes (None without matplotlib): how a report
+    that saves figures to files shows its figure inline in a notebook."""
+    try:
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / "figure.png"
+            plot(path)
+            return path.read_bytes()
+    except ImportError:
+        return None
+
+
+def report_html(headers: Sequence[str], rows: Sequence[Sequence[Any]], footer: str = "",
+                png: bytes | None = None, alt: str = "figure") -> str:
+    """A report's notebook display: its table, one line under it and its figure."""
+    parts = [html_table(headers, rows)]
+    if footer:
+        parts.append(f"<p>{html.escape(footer)}</p>")
+    if png is not None:
+        parts.append(html_image(png, alt))
+    return f"<div>{''.join(parts)}</div>"

@@ -12,7 +12,7 @@ import numpy as np
 
 from chainrule.autograd import no_grad
 from chainrule.creation import tensor
-from chainrule.diagnostics._format import format_table
+from chainrule.diagnostics._format import format_table, plot_png, report_html
 from chainrule.diagnostics.plots import SATURATION_TOL, new_figure, save_figure
 from chainrule.tensor import Tensor
 
@@ -56,14 +56,23 @@ class ActivationReport:
 
     layers: list[ActivationStats]
 
-    def table(self) -> str:
-        """The statistics as a text table."""
+    def _rows(self) -> tuple[list[str], list[list]]:
         rows = [[s.name, s.kind, s.mean, s.std, s.frac_saturated, s.frac_dead]
                 for s in self.layers]
-        return format_table(["layer", "type", "mean", "std", "saturated", "dead"], rows)
+        return ["layer", "type", "mean", "std", "saturated", "dead"], rows
+
+    def table(self) -> str:
+        """The statistics as a text table."""
+        return format_table(*self._rows())
 
     def __str__(self) -> str:
         return self.table()
+
+    def _repr_png_(self) -> bytes | None:
+        return plot_png(self.plot)
+
+    def _repr_html_(self) -> str:
+        return report_html(*self._rows(), png=self._repr_png_(), alt="activation histograms")
 
     def __getitem__(self, name: str) -> ActivationStats:
         for stats in self.layers:

@@ -18,7 +18,7 @@ import numpy as np
 
 import chainrule as cr
 from chainrule import backend
-from chainrule.diagnostics._format import format_table
+from chainrule.diagnostics._format import format_table, report_html
 
 __all__ = ["check_model_gradients", "ModelGradcheckReport", "ParameterCheck"]
 
@@ -67,16 +67,24 @@ class ModelGradcheckReport:
                     if self.tolerance * max(abs(p.analytical), abs(p.numerical)) > self.atol),
                    default=0.0)
 
-    def table(self) -> str:
-        """Per-parameter directional derivatives and errors as a text table."""
+    def _rows(self) -> tuple[list[str], list[list]]:
         rows = [[p.name, "x".join(map(str, p.shape)) or "scalar", p.analytical, p.numerical,
                  p.abs_error, p.rel_error, "ok" if p.ok else "FAIL"] for p in self.parameters]
+        return ["parameter", "shape", "backward gᵀu", "finite diff.", "abs error", "rel error",
+                ""], rows
+
+    def _verdict(self) -> str:
         verdict = "all gradients match" if self.ok else "MISMATCH"
-        return (format_table(["parameter", "shape", "backward gᵀu", "finite diff.", "abs error",
-                              "rel error", ""], rows)
-                + f"\n{verdict}: worst relative error {self.max_rel_error:.2e} among gradients "
-                  f"larger than the absolute tolerance (relative tolerance {self.tolerance:g}); "
-                  "rows with both values near zero pass on the absolute tolerance")
+        return (f"{verdict}: worst relative error {self.max_rel_error:.2e} among gradients "
+                f"larger than the absolute tolerance (relative tolerance {self.tolerance:g}); "
+                "rows with both values near zero pass on the absolute tolerance")
+
+    def table(self) -> str:
+        """Per-parameter directional derivatives and errors as a text table."""
+        return format_table(*self._rows()) + "\n" + self._verdict()
+
+    def _repr_html_(self) -> str:
+        return report_html(*self._rows(), footer=self._verdict())
 
     def __str__(self) -> str:
         return self.table()

@@ -27,7 +27,7 @@ from pathlib import Path
 
 import numpy as np
 
-from chainrule.diagnostics._format import format_table
+from chainrule.diagnostics._format import format_table, plot_png, report_html
 from chainrule.diagnostics.plots import plot_gradient_flow
 
 __all__ = ["gradient_flow", "GradientFlowReport", "ParameterFlow", "LayerFlow", "RULE"]
@@ -87,6 +87,21 @@ class GradientFlowReport:
 
     def table(self, per_parameter: bool = False) -> str:
         """The rows as a text table, with the verdict under it."""
+        return format_table(*self._rows(per_parameter)) + f"\nverdict: {self.verdict_line}"
+
+    @property
+    def verdict_line(self) -> str:
+        """The verdict and its reason, in one line."""
+        return f"{self.verdict} ({self.reason})"
+
+    def _repr_png_(self) -> bytes | None:
+        return plot_png(self.plot)
+
+    def _repr_html_(self) -> str:
+        return report_html(*self._rows(), footer=f"verdict: {self.verdict_line}",
+                           png=self._repr_png_(), alt="gradient flow")
+
+    def _rows(self, per_parameter: bool = False) -> tuple[list[str], list[list]]:
         ratio_header = {"lr": "lr*|g|/|w|", "measured": "|dw|/|w|"}.get(self.ratio_source,
                                                                         "update ratio")
         if per_parameter:
@@ -98,7 +113,7 @@ class GradientFlowReport:
             headers = ["layer", "params", "grad norm", "mean |grad|", "weight norm", ratio_header]
             rows = [[lay.name, lay.num_parameters, lay.grad_norm, lay.grad_mean_abs,
                      lay.weight_norm, lay.update_ratio] for lay in self.layers]
-        return format_table(headers, rows) + f"\nverdict: {self.verdict} ({self.reason})"
+        return headers, rows
 
     def __str__(self) -> str:
         return self.table()

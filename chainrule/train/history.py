@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import base64
 import csv
+import html
+import io
 import math
 from pathlib import Path
 from typing import Any, Iterator
@@ -107,6 +110,58 @@ class History:
             rows = [{k: _parse(v) for k, v in row.items()} for row in csv.DictReader(stream)]
         return cls(rows)
 
+    # ------------------------------------------------------------------ display
+    def figure(self):
+        """The learning curves as a matplotlib ``Figure``: the losses in one panel, the other
+        per-epoch metrics (accuracy, ...) in a second, epochs on an integer axis."""
+        from matplotlib.figure import Figure
+        from matplotlib.ticker import MaxNLocator
+
+        epochs = self["epoch"] if "epoch" in self else list(range(1, len(self) + 1))
+        skip = {"epoch", "time", "lr", "step"}
+        numeric = [c for c in self.columns if c not in skip
+                   and any(_is_number(v) for v in self[c])]
+        losses = [c for c in numeric if "loss" in c]
+        others = [c for c in numeric if c not in losses]
+        panels = [group for group in (losses, others) if group]
+        fig = Figure(figsize=(4.2 * max(1, len(panels)), 3.0), layout="constrained")
+        axes = fig.subplots(1, max(1, len(panels)), squeeze=False)[0]
+        for axis, group in zip(axes, panels):
+            for column in group:
+                points = [(e, v) for e, v in zip(epochs, self[column]) if _is_number(v)]
+                axis.plot([p[0] for p in points], [p[1] for p in points], marker="o",
+                          markersize=3, label=column)
+            axis.set_xlabel("epoch")
+            axis.set_ylabel("loss" if group is losses else "metric")
+            axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+            axis.legend(fontsize=8, loc="best", framealpha=0.8)
+        return fig
+
+    def _repr_png_(self) -> bytes | None:
+        if not self.rows:
+            return None
+        try:
+            fig = self.figure()
+        except ImportError:
+            return None
+        stream = io.BytesIO()
+        fig.savefig(stream, format="png", dpi=90)
+        return stream.getvalue()
+
+    def _repr_html_(self) -> str:
+        columns = self.columns
+        head = "".join(f"<th>{html.escape(c)}</th>" for c in columns)
+        shown = self.rows if len(self.rows) <= 12 else self.rows[:5] + [None] + self.rows[-5:]
+        body = "".join(
+            "<tr>" + "".join(f"<td>{html.escape(_short(row.get(c)))}</td>" for c in columns)
+            + "</tr>" if row is not None else f"<tr><td colspan={len(columns)}>…</td></tr>"
+            for row in shown)
+        png = self._repr_png_()
+        image = ("" if png is None else '<img alt="learning curves" src="data:image/png;base64,'
+                 + base64.b64encode(png).decode("ascii") + '">')
+        return (f"<div><p>History: {len(self)} epochs</p>{image}<table><thead><tr>{head}"
+                f"</tr></thead><tbody>{body}</tbody></table></div>")
+
     def __repr__(self) -> str:
         last = ", ".join(f"{k}={_format(v)}" for k, v in self.last.items())
         return f"History({len(self)} epochs{': last ' + last if last else ''})"
@@ -123,6 +178,10 @@ def _format(value: Any) -> str:
     if isinstance(value, float):
         return repr(value)
     return str(value)
+
+
+def _short(value: Any) -> str:
+    return f"{value:.4g}" if isinstance(value, float) else _format(value)
 
 
 def _parse(text: str) -> Any:

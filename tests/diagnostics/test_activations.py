@@ -71,3 +71,15 @@ def test_custom_layer_types_and_errors(tmp_path):
         report["missing"]
     path = report.plot(tmp_path / "hist.png", title="two linear layers")
     assert path.read_bytes()[:4] == b"\x89PNG"
+
+
+def test_report_displays_as_html_with_its_histograms():
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.diagnostics import activation_stats as stats
+
+    model = nn.Sequential(nn.Linear(3, 5), nn.ReLU(), nn.Linear(5, 2), nn.Sigmoid())
+    report = stats(model, cr.randn(32, 3))
+    page = report._repr_html_()
+    assert page.count("<tr>") == 1 + 2 and "<td>ReLU</td>" in page
+    assert "data:image/png;base64," in page and report._repr_png_()[:4] == b"\x89PNG"

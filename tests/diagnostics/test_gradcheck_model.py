@@ -97,3 +97,16 @@ def test_a_parameter_with_zero_gradient_does_not_set_the_worst_relative_error():
     zero_row = next(p for p in report.parameters if p.name == "0.bias")
     assert max(abs(zero_row.analytical), abs(zero_row.numerical)) < 1e-8
     assert report.ok and report.max_rel_error < 1e-5, report.table()
+
+
+def test_report_displays_as_html():
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.diagnostics import check_model_gradients as check
+
+    model = nn.Sequential(nn.Linear(3, 4), nn.Tanh(), nn.Linear(4, 1))
+    report = check(model, lambda out, target: (out - target).pow(2).mean(),
+                   (cr.randn(5, 3), cr.randn(5, 1)))
+    page = report._repr_html_()
+    assert page.count("<tr>") == 1 + len(report.parameters)
+    assert "all gradients match" in page and "<td>ok</td>" in page

@@ -113,3 +113,17 @@ def test_table_and_plot(tmp_path, mlp, backward):
     assert "0.weight" in report.table(per_parameter=True)
     path = report.plot(tmp_path / "flow.png")
     assert path.read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+
+
+def test_report_displays_as_html_with_its_figure():
+    import chainrule as cr
+    from chainrule import nn
+    from chainrule.diagnostics import gradient_flow as flow
+
+    model = nn.Sequential(nn.Linear(4, 8), nn.Sigmoid(), nn.Linear(8, 1))
+    model(cr.randn(16, 4)).pow(2).mean().backward()
+    report = flow(model, lr=0.1)
+    page = report._repr_html_()
+    assert page.count("<tr>") == 1 + len(report.layers)
+    assert f"verdict: {report.verdict}" in page and "data:image/png;base64," in page
+    assert report._repr_png_()[:4] == b"\x89PNG"

@@ -42,3 +42,17 @@ def test_csv_round_trip_keeps_values_exactly(tmp_path):
     assert back.rows[3]["train_loss"] == 1 / 3 and back.rows[3]["val_loss"] is None
     lines = (tmp_path / "h.csv").read_text().splitlines()
     assert lines[0] == "epoch,train_loss,val_loss,lr,time" and len(lines) == 5
+
+
+def test_displays_itself_in_a_notebook():
+    history = _history()
+    png = history._repr_png_()
+    assert png[:8] == b"\x89PNG\r\n\x1a\n"
+    page = history._repr_html_()
+    assert "3 epochs" in page and "data:image/png;base64," in page
+    assert page.count("<tr>") == 1 + len(history)  # header + one row per epoch
+    assert "<th>val_loss</th>" in page and "<td>0.9</td>" in page
+    axes = history.figure().axes
+    assert [a.get_ylabel() for a in axes] == ["loss"]  # lr and time are not curves
+    assert {line.get_label() for line in axes[0].lines} == {"train_loss", "val_loss"}
+    assert History()._repr_png_() is None
