@@ -212,9 +212,12 @@ def _checked(values: dict[str, Any], where: Callable[[str, Any], str]) -> dict[s
     return checked
 
 
+def _shown(value: Any) -> str:
+    return ",".join(map(str, value)) if isinstance(value, list) else str(value)
+
+
 def _flag_source(key: str, value: Any) -> str:
-    shown = ",".join(map(str, value)) if isinstance(value, list) else value
-    return f"{flag(key)} {shown}"
+    return f"{flag(key)} {_shown(value)}"
 
 
 def _file_source(path: str) -> Callable[[str, Any], str]:
@@ -230,8 +233,12 @@ def _combine(config: dict[str, Any], given: set[str], label: Callable[[str], str
         config["hidden"] = None  # the datasets' default widths are for the mlp
 
     def not_for(key: str, reason: str) -> None:
-        if key in given and config[key] is not None:
-            raise ConfigError(f"{label(key)} does not apply: {reason}; drop it")
+        value = config[key]
+        if key in given and value is not None:
+            shown = f"{label(key)} {_shown(value)}"
+            if isinstance(value, bool) and label(key).startswith("--"):
+                shown = flag(key) if value else "--no-" + flag(key)[2:]
+            raise ConfigError(f"{shown} does not apply: {reason}; drop it")
         config[key] = None
 
     if model == "mlp":
