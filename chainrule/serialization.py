@@ -181,6 +181,12 @@ def _umask() -> int:
     return mask
 
 
+def file_mode() -> int:
+    """The permissions a plain ``open(path, "w")`` would give a new file (0o666 less the umask):
+    what chainrule's atomic writes set on their temporary files before renaming them."""
+    return 0o666 & ~_umask()
+
+
 def _write_atomic(path: Path, payload: bytes) -> None:
     folder = path.parent if str(path.parent) else Path(".")
     if not folder.is_dir():
@@ -194,7 +200,7 @@ def _write_atomic(path: Path, payload: bytes) -> None:
             _write_payload(stream, payload)
             stream.flush()
             os.fsync(stream.fileno())
-        os.chmod(temporary, 0o666 & ~_umask())
+        os.chmod(temporary, file_mode())
         os.replace(temporary, path)
     except BaseException:  # also KeyboardInterrupt: never leave a half-written temporary
         try:

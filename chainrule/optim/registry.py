@@ -22,7 +22,7 @@ from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.bfgs import BFGS
 from chainrule.optim.lbfgs import LBFGS
-from chainrule.optim.newton import Newton
+from chainrule.optim.newton import Newton, NewtonCG
 from chainrule.optim.optimizer import Optimizer, ParamsT
 from chainrule.optim.rmsprop import RMSprop
 from chainrule.optim.sgd import SGD
@@ -75,6 +75,7 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("lbfgs", LBFGS, 1.0, "L-BFGS", {"line_search_fn": "strong_wolfe"}),
     OptimizerEntry("bfgs", BFGS, 1.0, "BFGS"),
     OptimizerEntry("newton", Newton, 1.0, "Newton"),
+    OptimizerEntry("newton-cg", NewtonCG, 1.0, "Newton-CG"),
 )}
 
 

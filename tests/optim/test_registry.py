@@ -94,3 +94,9 @@ def test_recipe_builds_each_optimizer_through_the_registry(name):
     assert type(optimizer) is OPTIMIZERS[name].cls
     if not OPTIMIZERS[name].closure:
         assert optimizer.defaults["weight_decay"] == config.weight_decay
+
+
+def test_every_second_order_optimizer_is_offered_by_name():
+    offered = {entry.cls for entry in OPTIMIZERS.values()}
+    assert {optim.LBFGS, optim.BFGS, optim.Newton, optim.NewtonCG} <= offered
+    assert OPTIMIZERS["newton-cg"].cls is optim.NewtonCG

@@ -7,6 +7,7 @@ import tempfile
 from pathlib import Path
 
 from chainrule.train.callbacks.base import Callback
+from chainrule.serialization import file_mode
 
 __all__ = ["CSVLogger"]
 
@@ -32,6 +33,7 @@ class CSVLogger(Callback):
         os.close(handle)
         try:
             state.history.to_csv(temporary)
+            os.chmod(temporary, file_mode())  # mkstemp makes it 0600; the other files are not
             os.replace(temporary, self.path)
         except BaseException:
             try:
