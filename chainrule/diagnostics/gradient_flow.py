@@ -30,7 +30,8 @@ import numpy as np
 from chainrule.diagnostics._format import format_table, plot_png, report_html
 from chainrule.diagnostics.plots import plot_gradient_flow
 
-__all__ = ["gradient_flow", "GradientFlowReport", "ParameterFlow", "LayerFlow", "RULE"]
+__all__ = ["gradient_flow", "GradientFlowReport", "ParameterFlow", "LayerFlow", "RULE",
+           "weight_layer_labels"]
 
 RULE = ("exploding: a non-finite gradient, a layer gradient norm > {explode:g}, or first/last "
         "layer gradient-norm ratio > {inverse:g}; vanishing: first/last ratio < {vanish:g}; "
@@ -121,6 +122,22 @@ class GradientFlowReport:
     def plot(self, path: str | Path) -> Path:
         """Save a bar chart of each layer's gradient norm and mean |grad| (log scale)."""
         return plot_gradient_flow(self, path)
+
+
+def weight_layer_labels(layers: list[LayerFlow]) -> dict[str, str]:
+    """Layer name → ``"weight layer k"`` for the layers that hold a weight matrix or kernel,
+    counted from the input (k = 1), as a depth is counted; other layers (BatchNorm, biases
+    alone) get no label. ``'0'``, ``'2'``, ``'5.fc1'`` of a Sequential become weight layers
+    1, 2, 3.
+
+    Example:
+        >>> weight_layer_labels([LayerFlow("0", 6, 1.0, 0.1, 1.0, 0.0, True),
+        ...                      LayerFlow("1", 2, 1.0, 0.1, 1.0, 0.0, False),
+        ...                      LayerFlow("2", 6, 1.0, 0.1, 1.0, 0.0, True)])
+        {'0': 'weight layer 1', '2': 'weight layer 2'}
+    """
+    weighted = [lay.name for lay in layers if lay.has_matrix]
+    return {name: f"weight layer {k}" for k, name in enumerate(weighted, start=1)}
 
 
 def _layer_of(name: str) -> str:

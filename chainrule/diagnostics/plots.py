@@ -23,7 +23,8 @@ from chainrule.nn.registry import ACTIVATIONS
 
 __all__ = [
     "new_figure", "save_figure", "activation_functions", "plot_activations", "loss_functions",
-    "plot_losses", "plot_gradient_flow", "plot_heatmap", "plot_curves", "SATURATION_TOL",
+    "plot_losses", "plot_gradient_flow", "plot_heatmap", "plot_curves", "curves_figure",
+    "place_legend", "legend_covers_data", "integer_ticks", "SATURATION_TOL",
 ]
 
 #: An output within this distance of a bound of sigmoid/tanh counts as saturated.
@@ -62,11 +63,21 @@ def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None =
     Each panel is a dict: ``series`` (label → (x, y) or y), ``title``, ``xlabel``, ``ylabel``,
     optional ``logy``/``logx`` (bools) or ``xscale`` (e.g. ``"symlog"``: log with 0 shown),
     ``styles`` (label → dict of plot keywords), ``legend`` (bool, default True), ``ylim``,
-    ``xticks``, ``vlines`` (pairs (x, label): dotted markers).
+    ``xticks``, ``vlines`` (pairs (x, label): dotted markers), ``integer_x`` (integer x ticks;
+    default True when the x label starts with "epoch"). Legends go where they cover no data
+    (``place_legend``).
     """
+    fig = curves_figure(panels, ncols=ncols, title=title, size=size)
+    return save_figure(fig, path, dpi=dpi)
+
+
+def curves_figure(panels: Sequence[Mapping], ncols: int | None = None, title: str = "",
+                  size: tuple[float, float] | None = None):
+    """The Figure ``plot_curves`` saves (same arguments, no path)."""
     ncols = ncols or min(3, len(panels))
     nrows = -(-len(panels) // ncols)
     fig, axes = new_figure(nrows, ncols, size=size or (4.3 * ncols, 3.3 * nrows), squeeze=False)
+    legends = []
     for axis, panel in zip(axes.flat, panels):
         styles = panel.get("styles", {})
         for label, data in panel["series"].items():
@@ -89,6 +100,8 @@ def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None =
         if panel.get("xticks") is not None:
             axis.set_xticks(panel["xticks"], [f"{t:g}" for t in panel["xticks"]])
             axis.minorticks_off()
+        elif panel.get("integer_x", panel.get("xlabel", "").lower().startswith("epoch")):
+            integer_ticks(axis)
         for x_value, text in panel.get("vlines", ()):
             axis.axvline(x_value, color="0.4", linestyle=":", linewidth=1)
             axis.annotate(text, (x_value, 0.6), xycoords=("data", "axes fraction"),
@@ -97,14 +110,93 @@ def plot_curves(path: str | Path, panels: Sequence[Mapping], ncols: int | None =
         axis.set_xlabel(panel.get("xlabel", ""))
         axis.set_ylabel(panel.get("ylabel", ""))
         if panel.get("legend", True) and panel["series"]:
-            axis.legend(fontsize=7)
+            legends.append(axis)
         axis.grid(alpha=0.3)
     for axis in list(axes.flat)[len(panels):]:
         axis.set_visible(False)
     if title:
         fig.suptitle(title)
-    return save_figure(fig, path, dpi=dpi)
+    for axis in legends:
+        place_legend(axis, fontsize=7)
+    for axis in legends:  # a legend moved outside shrinks its neighbours: check them again
+        if legend_covers_data(axis, axis.get_legend()):
+            place_legend(axis, fontsize=7)
+    return fig
 
+
+def integer_ticks(axis) -> None:
+    """Major ticks of the x axis at integers only (epochs, steps, layers)."""
+    from matplotlib.ticker import MaxNLocator
+
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+
+
+def place_legend(axis, **kwargs):
+    """A legend inside ``axis`` where it covers no plotted point or line (``loc="best"``
+    first, then each corner), else outside the axes on the right; returns the legend.
+
+    Inside is judged after a layout pass of the whole figure, on the data in display
+    coordinates (``legend_covers_data``).
+    """
+    fig = axis.get_figure()
+    for loc in ("best", "upper right", "upper left", "lower left", "lower right",
+                "center right", "upper center", "lower center"):
+        legend = axis.legend(loc=loc, **kwargs)
+        fig.draw_without_rendering()
+        if not legend_covers_data(axis, legend):
+            if loc == "best":  # freeze where "best" put it, so a later layout does not move it
+                legend.set_loc(_corner_of(axis, legend))
+                fig.draw_without_rendering()
+                if legend_covers_data(axis, legend):
+                    continue
+            return legend
+    return axis.legend(loc="upper left", bbox_to_anchor=(1.02, 1.0), borderaxespad=0.0,
+                       **kwargs)
+
+
+def _corner_of(axis, legend):
+    """The legend's position as (x, y) of its lower-left corner in axes fraction."""
+    box = legend.get_window_extent().transformed(axis.transAxes.inverted())
+    return (float(box.x0), float(box.y0))
+
+
+def legend_covers_data(axis, legend, pad: float = 2.0) -> bool:
+    """Whether ``legend``'s box (display coordinates, ``pad`` pixels wider) contains a point
+    of a line or scatter of ``axis``, or a line segment crosses it (sampled along the line)."""
+    box = legend.get_window_extent()
+    x0, y0, x1, y1 = box.x0 - pad, box.y0 - pad, box.x1 + pad, box.y1 + pad
+    for points in _display_points(axis):
+        inside = ((points[:, 0] >= x0) & (points[:, 0] <= x1)
+                  & (points[:, 1] >= y0) & (points[:, 1] <= y1))
+        if inside.any():
+            return True
+    return False
+
+
+def _display_points(axis):
+    """Every line (densified to ~1 pixel steps) and scatter of ``axis`` in display pixels."""
+    for line in axis.get_lines():
+        if not line.get_visible() or line.get_label().startswith("_"):
+            continue
+        xy = np.asarray(line.get_xydata(), dtype=float)
+        with np.errstate(all="ignore"):
+            xy = line.get_transform().transform(xy) if len(xy) else xy
+        finite = np.isfinite(xy).all(axis=1)
+        if not finite.any():
+            continue
+        pieces = [xy[finite][:1]]
+        for start, end in zip(xy[:-1], xy[1:]):  # a gap (NaN) breaks the line
+            if not (np.isfinite(start).all() and np.isfinite(end).all()):
+                continue
+            count = int(min(2000, max(2, np.hypot(*(end - start)))))
+            if line.get_linestyle() in ("None", "none", "", " "):
+                count = 2
+            pieces.append(start + np.linspace(0, 1, count)[:, None] * (end - start))
+        yield np.concatenate(pieces)
+    for collection in axis.collections:
+        offsets = np.asarray(collection.get_offsets(), dtype=float)
+        if len(offsets):
+            yield collection.get_offset_transform().transform(offsets)
 
 
 # ---------------------------------------------------------------------------- activations
@@ -254,8 +346,10 @@ def _log_floor(values: np.ndarray) -> float:
 
 def plot_heatmap(matrix: np.ndarray, path: str | Path, row_labels: Sequence[str],
                  col_values: Sequence[float], title: str, xlabel: str = "step",
-                 colorbar_label: str = "log10 gradient norm", log: bool = True) -> Path:
-    """A (rows × columns) heat map, e.g. layer × step of gradient norms, log10 colour scale."""
+                 colorbar_label: str = "log10 gradient norm", log: bool = True,
+                 ylabel: str = "layer (input at top)") -> Path:
+    """A (rows × columns) heat map, e.g. layer × step of gradient norms, log10 colour scale;
+    at most ~16 row labels are written, always the first and the last."""
     matrix = np.asarray(matrix, dtype=float)
     values = matrix
     if log:
@@ -267,10 +361,15 @@ def plot_heatmap(matrix: np.ndarray, path: str | Path, row_labels: Sequence[str]
                         extent=(cols[0] - 0.5, cols[-1] + 0.5, len(row_labels) - 0.5, -0.5)
                         if len(cols) else None)
     every = max(1, -(-len(row_labels) // 16))  # at most ~16 labels, so they never overlap
-    shown = np.arange(0, len(row_labels), every)
+    shown = list(range(0, len(row_labels), every))
+    if shown and shown[-1] != len(row_labels) - 1:  # the last row (the output side) is named
+        shown[-1:] = [len(row_labels) - 1] if len(row_labels) - 1 - shown[-1] < every else [
+            shown[-1], len(row_labels) - 1]
     axis.set_yticks(shown, [row_labels[i] for i in shown], fontsize=8)
+    if len(cols) and np.all(cols == np.round(cols)):
+        integer_ticks(axis)
     axis.set_xlabel(xlabel)
-    axis.set_ylabel("layer (input at top)")
+    axis.set_ylabel(ylabel)
     axis.set_title(title)
     fig.colorbar(image, ax=axis, label=colorbar_label)
     return save_figure(fig, path)

@@ -2,9 +2,11 @@
 residual networks on the 8×8 digits.
 
 For each architecture and depth: the gradient norm of every layer at initialization (one batch,
-cross-entropy), the verdict of ``gradient_flow``, and the training loss after a fixed budget of
-SGD steps. Sigmoid and tanh layers use Xavier initialization, ReLU layers He initialization (the
-initialization each was designed with), the residual blocks PyTorch's default.
+cross-entropy), the training loss after a fixed budget of SGD steps, and a verdict on both
+(``verdict``, rule ``RULE``): a run that did not learn is not called healthy because its
+gradients were. Sigmoid and tanh layers use Xavier initialization, ReLU layers He
+initialization (the initialization each was designed with), the residual blocks PyTorch's
+default.
 """
 
 from __future__ import annotations
@@ -18,6 +20,7 @@ import chainrule as cr
 from chainrule import nn, optim
 from chainrule.data import datasets
 from chainrule.diagnostics import GradientFlow, gradient_flow, plots
+from chainrule.diagnostics.gradient_flow import weight_layer_labels
 from chainrule.lab._common import Result, Table
 from chainrule.nn.registry import ACTIVATIONS
 from chainrule.train import fit
@@ -26,6 +29,26 @@ TITLE = "gradients through depth: sigmoid, tanh, ReLU, ReLU + BatchNorm, residua
 ARCHITECTURES = ("sigmoid", "tanh", "relu", "relu_bn", "residual")
 LABELS = {"sigmoid": "sigmoid", "tanh": "tanh", "relu": "ReLU", "relu_bn": "ReLU + BatchNorm",
           "residual": "residual (ReLU)"}
+CHANCE = math.log(10)  # cross-entropy of a uniform guess over the 10 digits
+#: A run "learns" when its training loss ends below this fraction of chance.
+LEARNING_FRACTION = 0.9
+RULE = (f"not learning when the training loss after the step budget is above "
+        f"{LEARNING_FRACTION:g} × chance (ln 10 = {CHANCE:.2f}), whatever the gradients; "
+        f"otherwise gradient_flow's verdict at initialization (vanishing, exploding, healthy)")
+
+
+def verdict(flow_verdict: str, loss: float) -> str:
+    """The table's verdict on one run (``RULE``): ``'not learning'`` when ``loss`` (training
+    cross-entropy after the step budget; NaN = diverged) is above ``LEARNING_FRACTION`` × ln 10,
+    else ``flow_verdict`` (``gradient_flow``'s, at initialization).
+
+    Example:
+        >>> verdict("healthy", 2.30), verdict("vanishing", 0.1)
+        ('not learning', 'vanishing')
+    """
+    if not loss <= LEARNING_FRACTION * CHANCE:  # NaN (diverged) is not learning either
+        return "not learning"
+    return flow_verdict
 
 
 def build(arch: str, depth: int, width: int, inputs: int = 64, classes: int = 10
@@ -87,12 +110,13 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
             if watch is not None:
                 flows[arch] = watch
             rows.append([LABELS[arch], depth, layers[0].grad_norm, layers[-1].grad_norm,
-                         report.first_last_ratio, report.verdict, loss])
+                         report.first_last_ratio, report.verdict, loss,
+                         verdict(report.verdict, loss)])
     table = Table(f"Gradient norms at initialization (batch of 256) and training loss after "
                   f"{steps} SGD steps (lr {lr}, momentum 0.9, batch {batch}); chance level is "
-                  f"ln 10 = 2.30",
+                  f"ln 10 = {CHANCE:.2f}. Verdict: {RULE}",
                   ["network", "depth", "first-layer grad", "last-layer grad", "first/last",
-                   "verdict", f"loss after {steps} steps"], rows)
+                   "gradients at init", f"loss after {steps} steps", "verdict"], rows)
 
     figure = plots.plot_curves(out / "depth_sweep.png", [
         dict(series={LABELS[a]: (np.arange(1, len(v) + 1), v) for a, v in per_layer.items()},
@@ -114,15 +138,19 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
     ], ncols=3)
     figures = [figure]
     for arch in ("sigmoid", "residual"):
-        path = out / f"gradient_heatmap_{arch}.png"
-        flows[arch].plot(path, title=f"{LABELS[arch]} network, depth {deepest}: gradient norm "
-                                     "per layer during training")
-        figures.append(path)
+        figures.append(_heatmap(flows[arch], out / f"gradient_heatmap_{arch}.png",
+                                f"{LABELS[arch]} network, depth {deepest}: gradient norm per "
+                                f"weight layer during training"))
 
     numbers = {f"first_layer_grad_{a}_depth{deepest}": first_layer[a, deepest]
                for a in ARCHITECTURES}
     numbers.update({f"loss_{a}_depth{deepest}": final_loss[a, deepest] for a in ARCHITECTURES})
     numbers["depths"] = ", ".join(map(str, depths))
+    verdicts = {(a, d): row[7] for (a, d), row in zip(
+        [(a, d) for a in ARCHITECTURES for d in depths], rows)}
+    numbers.update({f"verdict_{a}_depth{d}": v for (a, d), v in verdicts.items()})
+    hidden = [f"{LABELS[a]} at depth {d}" for (a, d), row in zip(verdicts, rows)
+              if verdicts[a, d] == "not learning" and row[5] == "healthy"]
     orders = math.log10(first_layer["relu_bn", deepest] / first_layer["sigmoid", deepest])
     numbers["orders_sigmoid_below_relu_bn"] = orders
     best_deep = min(ARCHITECTURES, key=lambda a: final_loss[a, deepest])
@@ -154,8 +182,28 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
            f"{deepest})." if bn_ratio > 3 else
            f"BatchNorm keeps activations normalized and the gradient norm steady (first/last "
            f"ratio {bn_ratio:.2g} at depth {deepest}).")
+        + (f" The verdict column weighs the loss as well as the gradients: "
+           f"{_join(hidden)} had a healthy gradient ratio at initialization yet ended within "
+           f"{1 - LEARNING_FRACTION:.0%} of chance, so "
+           f"{'it is' if len(hidden) == 1 else 'they are'} marked 'not learning' — "
+           f"gradients that reach every layer at the start do not "
+           f"guarantee that training succeeds." if hidden else "")
     )
     return Result("vanishing", TITLE, paragraph, [table], figures, numbers)
+
+
+def _heatmap(flow: GradientFlow, path: Path, title: str) -> Path:
+    """The recorded gradient norms of the weight layers only, named as the depth counts them
+    (BatchNorm's scale and shift are left out: they are not what depth counts)."""
+    labels = weight_layer_labels(flow.last.layers)
+    columns = [j for j, name in enumerate(flow.layers) if name in labels]
+    return plots.plot_heatmap(flow.grad_norms[:, columns].T, path,
+                              [labels[flow.layers[j]] for j in columns], flow.steps, title,
+                              xlabel="SGD step", ylabel="input side at top, output at bottom")
+
+
+def _join(items: list[str]) -> str:
+    return items[0] if len(items) == 1 else ", ".join(items[:-1]) + " and " + items[-1]
 
 
 def _ratio(rows, arch: str, depth: int) -> float:

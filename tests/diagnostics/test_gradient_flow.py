@@ -6,6 +6,7 @@ import pytest
 import chainrule as cr
 from chainrule import nn, optim
 from chainrule.diagnostics import gradient_flow
+from chainrule.diagnostics.gradient_flow import weight_layer_labels
 
 
 def test_norms_and_ratios_match_numpy(mlp, backward):
@@ -127,3 +128,11 @@ def test_report_displays_as_html_with_its_figure():
     assert page.count("<tr>") == 1 + len(report.layers)
     assert f"verdict: {report.verdict}" in page and "data:image/png;base64," in page
     assert report._repr_png_()[:4] == b"\x89PNG"
+
+
+def test_weight_layer_labels_count_weight_layers_from_the_input():
+    model = nn.Sequential(nn.Linear(4, 8), nn.BatchNorm1d(8), nn.ReLU(), nn.Linear(8, 8),
+                          nn.ReLU(), nn.Linear(8, 2))
+    model(cr.randn(16, 4)).pow(2).mean().backward()
+    labels = weight_layer_labels(gradient_flow(model).layers)
+    assert labels == {"0": "weight layer 1", "3": "weight layer 2", "5": "weight layer 3"}
