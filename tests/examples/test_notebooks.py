@@ -32,7 +32,10 @@ def _kinds(cell) -> set:
 
 
 @pytest.mark.parametrize("path", NOTEBOOKS, ids=lambda p: p.stem)
-def test_notebook_runs_and_shows_its_outputs(path):
+def test_notebook_runs_and_shows_its_outputs(path, monkeypatch):
+    # Jupyter's own backend, whatever the shell chose (CI sets MPLBACKEND=Agg, under which a
+    # kernel shows no figures): the kernel inherits this environment.
+    monkeypatch.setenv("MPLBACKEND", "module://matplotlib_inline.backend_inline")
     book = nbformat.read(path, as_version=4)
     # the kernel starts in the repository root, so it imports this checkout's chainrule
     # (the notebooks write no files)
