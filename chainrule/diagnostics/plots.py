@@ -128,7 +128,7 @@ def integer_ticks(axis) -> None:
     """Major ticks of the x axis at integers only (epochs, steps, layers)."""
     from matplotlib.ticker import MaxNLocator
 
-    axis.xaxis.set_major_locator(MaxNLocator(integer=True))
+    axis.xaxis.set_major_locator(MaxNLocator(integer=True, steps=[1, 2, 5, 10]))
 
 
 def place_legend(axis, **kwargs):

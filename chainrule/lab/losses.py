@@ -138,7 +138,7 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
     axis.set(yscale="log", xlabel="error of the sample: 1 - softmax p(correct)",
              ylabel="‖d loss / d logits‖ of the sample (log scale)",
              title="Gradient each loss sends to one sample's logits")
-    axis.legend(fontsize=8, markerscale=3)
+    plots.place_legend(axis, fontsize=8, markerscale=3)
     axis.grid(alpha=0.3)
     figures.append(plots.save_figure(fig, out / "logit_gradient_vs_error.png"))
     ratios = {}
