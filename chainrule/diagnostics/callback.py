@@ -8,7 +8,9 @@ from pathlib import Path
 import numpy as np
 
 from chainrule.diagnostics._format import format_table
-from chainrule.diagnostics.gradient_flow import GradientFlowReport, gradient_flow
+from chainrule.diagnostics.gradient_flow import (
+    GradientFlowReport, gradient_flow, weight_layer_labels,
+)
 from chainrule.diagnostics.plots import plot_heatmap
 from chainrule.train.callbacks import Callback
 
@@ -121,5 +123,12 @@ class GradientFlow(Callback):
         right)."""
         if not self.steps:
             raise RuntimeError("GradientFlow has no record yet: train with it first")
-        return plot_heatmap(self.grad_norms.T, path, self.layers, self.steps,
-                            title=title or "Gradient norm per layer over training")
+        # Rows are the weight layers, counted from the input as a depth is ("weight layer 1"
+        # ... "weight layer N"); normalization layers' scale and shift would only add rows.
+        labels = weight_layer_labels(self.last.layers)
+        rows = [j for j, name in enumerate(self.layers) if name in labels] or list(
+            range(len(self.layers)))
+        names = [labels.get(self.layers[j], self.layers[j]) for j in rows]
+        return plot_heatmap(self.grad_norms[:, rows].T, path, names, self.steps,
+                            title=title or "Gradient norm per layer over training",
+                            ylabel="weight layer (input at top)")

@@ -4,8 +4,8 @@ hand-written loop and in fit, then tabulates and plots; its errors."""
 import numpy as np
 import pytest
 
-from chainrule import optim
-from chainrule.diagnostics import GradientFlow
+from chainrule import nn, optim
+from chainrule.diagnostics import GradientFlow, callback
 
 
 def test_gradient_flow_callback_in_a_loop(tmp_path, mlp, backward):
@@ -47,3 +47,25 @@ def test_gradient_flow_callback_errors():
         GradientFlow().on_after_backward(object())
     with pytest.raises(RuntimeError, match="no record yet"):
         GradientFlow().plot("x.png")
+
+
+def test_heat_map_rows_are_the_weight_layers_counted_from_the_input(tmp_path, backward,
+                                                                     monkeypatch):
+    model = nn.Sequential(nn.Linear(8, 16), nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 16),
+                          nn.BatchNorm1d(16), nn.Tanh(), nn.Linear(16, 3))
+    flow = GradientFlow(model)
+    for _ in range(2):
+        model.zero_grad()
+        backward(model)
+        flow.on_after_backward()
+    drawn = {}
+
+    def spy(matrix, path, row_labels, col_values, **options):
+        drawn.update(matrix=matrix, rows=list(row_labels))
+        return path
+
+    monkeypatch.setattr(callback, "plot_heatmap", spy)
+    flow.plot(tmp_path / "heat.png")
+    assert drawn["rows"] == ["weight layer 1", "weight layer 2", "weight layer 3"]
+    weight_columns = [flow.layers.index(name) for name in ("0", "3", "6")]
+    np.testing.assert_array_equal(drawn["matrix"], flow.grad_norms[:, weight_columns].T)
