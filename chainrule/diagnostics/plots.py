@@ -135,18 +135,17 @@ def place_legend(axis, **kwargs):
     """A legend inside ``axis`` where it covers no plotted point or line (``loc="best"``
     first, then each corner), else outside the axes on the right; returns the legend.
 
-    Inside is judged after a layout pass of the whole figure, on the data in display
-    coordinates (``legend_covers_data``).
+    Inside is judged after one layout pass of the whole figure, on the data in display
+    coordinates (``legend_covers_data``); a legend inside the axes does not move them, so the
+    candidates are measured without laying the figure out again.
     """
-    fig = axis.get_figure()
+    axis.get_figure().draw_without_rendering()
     for loc in ("best", "upper right", "upper left", "lower left", "lower right",
                 "center right", "upper center", "lower center"):
         legend = axis.legend(loc=loc, **kwargs)
-        fig.draw_without_rendering()
         if not legend_covers_data(axis, legend):
             if loc == "best":  # freeze where "best" put it, so a later layout does not move it
                 legend.set_loc(_corner_of(axis, legend))
-                fig.draw_without_rendering()
                 if legend_covers_data(axis, legend):
                     continue
             return legend
