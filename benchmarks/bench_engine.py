@@ -26,8 +26,9 @@ from chainrule import nn, optim  # noqa: E402
 from chainrule.autograd import engine  # noqa: E402
 from _timing import alternate  # noqa: E402
 
-_CHECK = """                expected = inputs_of_node[position].data
-                if input_grad.shape != expected.shape or input_grad.dtype != expected.dtype:
+_CHECK = """                expected, got = inputs_of_node[position].data, input_grad.data
+                if got.shape != expected.shape or (got.dtype is not expected.dtype
+                                                   and got.dtype != expected.dtype):
                     raise RuntimeError(_bad_gradient_message(
                         node, "backward" if backward_arrays is None else "backward_arrays",
                         position, input_grad, expected))

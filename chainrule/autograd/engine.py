@@ -110,8 +110,9 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
             for position, (edge, input_grad) in enumerate(zip(node.next, input_grads)):
                 if edge is None or input_grad is None:
                     continue
-                expected = inputs_of_node[position].data
-                if input_grad.shape != expected.shape or input_grad.dtype != expected.dtype:
+                expected, got = inputs_of_node[position].data, input_grad.data
+                if got.shape != expected.shape or (got.dtype is not expected.dtype
+                                                   and got.dtype != expected.dtype):
                     raise RuntimeError(_bad_gradient_message(
                         node, "backward" if backward_arrays is None else "backward_arrays",
                         position, input_grad, expected))
