@@ -135,8 +135,12 @@ def _read_inputs(path: str, shape: tuple) -> np.ndarray:
         raise fail("does not exist or is not a file; give a .npy file written by np.save"
                    ) from None
     except (ValueError, OSError, EOFError) as error:
-        raise fail(f"is not a numeric .npy file ({error}); save one float array with "
-                   "np.save") from None
+        if "pickle" in str(error):  # a text file, a pickle or an object array: never unpickled
+            problem = ("is not a .npy file of numbers (chainrule never loads Python objects or "
+                       "pickles)")
+        else:
+            problem = f"is not a numeric .npy file ({error})"
+        raise fail(f"{problem}; save one float array with np.save('x.npy', array)") from None
     if not isinstance(inputs, np.ndarray):
         inputs.close()
         raise fail("is a .npz archive; predict takes one array: np.save('x.npy', array)")

@@ -39,6 +39,8 @@ def _files(tmp_path):
     for name, array in arrays.items():
         np.save(tmp_path / f"{name}.npy", array)
     np.savez(tmp_path / "archive.npz", x=np.zeros((2, 2)))
+    (tmp_path / "text.npy").write_text("1,2\n3,4\n")
+    np.save(tmp_path / "objects.npy", np.array([{"a": 1}], dtype=object), allow_pickle=True)
     (tmp_path / "bool.toml").write_text('dataset = "moons"\nbatch_norm = "no"\n')
     (tmp_path / "seed.toml").write_text('dataset = "moons"\nseed = -1\n')
     (tmp_path / "inf.toml").write_text('dataset = "moons"\nlr = inf\n')
@@ -97,6 +99,8 @@ CASES = [
     (["predict", "{run}", "{tmp}/shape.npy"], "takes samples of shape (2,)"),
     (["predict", "{run}", "{tmp}/nan.npy"], "NaN or infinite"),
     (["predict", "{run}", "{tmp}/missing.npy"], "does not exist"),
+    (["predict", "{run}", "{tmp}/text.npy"], "is not a .npy file of numbers (chainrule never"),
+    (["predict", "{run}", "{tmp}/objects.npy"], "is not a .npy file of numbers (chainrule never"),
     (["evaluate", "{tmp}"], "not a run folder"),
     (["lab", "activations", "--out", "{tmp}/a_file"], "is a file"),
     (["lab", "activations", "--out", "{tmp}/a_file/lab"], "cannot write to --out"),
