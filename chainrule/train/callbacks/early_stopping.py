@@ -74,10 +74,14 @@ class EarlyStopping(Callback):
                 "stopped_epoch": self.stopped_epoch, "best_weights": self.best_weights}
 
     def load_state_dict(self, state: dict) -> None:
+        """Restore the state; a run that had stopped early and is resumed (to train further, on
+        purpose) starts a fresh patience window, keeping its best value and weights."""
         self.best = float(state["best"])
         self.best_epoch = int(state["best_epoch"])
         self.wait = int(state["wait"])
         self.stopped_epoch = int(state["stopped_epoch"])
+        if self.stopped_epoch:
+            self.wait, self.stopped_epoch = 0, 0
         weights = state.get("best_weights")
         self.best_weights = None if weights is None else dict(weights)
 

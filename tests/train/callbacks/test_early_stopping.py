@@ -35,3 +35,18 @@ def test_early_stopping_min_delta_and_fallback_to_train_loss(loaders, net):
     assert len(history) == 2  # the loss cannot fall by 0.5 in one epoch at this rate
     with pytest.raises(ValueError, match="patience must be an int >= 1"):
         EarlyStopping(patience=0)
+
+
+def test_a_resumed_early_stopped_run_gets_a_fresh_patience_window():
+    stopped = EarlyStopping(patience=2)
+    stopped.best, stopped.best_epoch, stopped.wait, stopped.stopped_epoch = 0.5, 4, 2, 6
+    resumed = EarlyStopping(patience=2)
+    resumed.load_state_dict(stopped.state_dict())
+    assert (resumed.best, resumed.best_epoch) == (0.5, 4)  # the best is kept
+    assert (resumed.wait, resumed.stopped_epoch) == (0, 0)  # patience starts again
+
+    interrupted = EarlyStopping(patience=3)
+    interrupted.best, interrupted.best_epoch, interrupted.wait = 0.5, 4, 2
+    again = EarlyStopping(patience=3)
+    again.load_state_dict(interrupted.state_dict())
+    assert again.wait == 2  # an interrupted run resumes exactly
