@@ -95,6 +95,11 @@ def prelu(input: Tensor, weight: Tensor) -> Tensor:
             f"prelu: weight of shape {tuple(weight.shape)} does not fit input of shape "
             f"{tuple(input.shape)}; expected (1,) or ({channels},) (one slope per channel, dim 1)"
         )
+    if weight.dtype != input.dtype:  # as PyTorch: no type promotion for prelu
+        raise TypeError(
+            f"prelu: input dtype {input.dtype} does not match weight dtype {weight.dtype}; "
+            "convert the input (x.float()) or the model (model.double())"
+        )
     return PRelu.apply(input, weight)
 
 

@@ -128,6 +128,16 @@ def _param_list(weight, bias):
     return params
 
 
+def _check_dtypes(op: str, x: Tensor, tensors: dict) -> None:
+    """Parameters and statistics in the input's dtype, as PyTorch requires (no silent upcast)."""
+    for name, tensor in tensors.items():
+        if tensor is not None and tensor.dtype != x.dtype:
+            raise TypeError(
+                f"{op}: input dtype {x.dtype} does not match {name} dtype {tensor.dtype}; "
+                "convert the input (x.float()) or the model (model.double())"
+            )
+
+
 def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor | None,
                weight: Tensor | None = None, bias: Tensor | None = None, training: bool = False,
                momentum: float = 0.1, eps: float = 1e-5) -> Tensor:
@@ -158,6 +168,8 @@ def batch_norm(input: Tensor, running_mean: Tensor | None, running_var: Tensor |
                 f"batch_norm: {name} has shape {tuple(tensor.shape)} but the input has {channels} "
                 f"channels (shape {tuple(x.shape)}); expected ({channels},)"
             )
+    _check_dtypes("batch_norm", x, {"running_mean": running_mean, "running_var": running_var,
+                                    "weight": weight, "bias": bias})
     axes = (0,) + tuple(range(2, x.ndim))
     param_shape = (1, channels) + (1,) * (x.ndim - 2)
     data = x.data
@@ -221,6 +233,7 @@ def layer_norm(input: Tensor, normalized_shape, weight: Tensor | None = None,
         if tensor is not None and tuple(tensor.shape) != normalized_shape:
             raise ValueError(f"layer_norm: {name} has shape {tuple(tensor.shape)}, expected "
                              f"normalized_shape {normalized_shape}")
+    _check_dtypes("layer_norm", x, {"weight": weight, "bias": bias})
     axes = tuple(range(x.ndim - k, x.ndim))
     data = x.data
     mean = data.mean(axis=axes, keepdims=True)

@@ -249,3 +249,8 @@ def test_kinks_and_elu_family_match_pytorch():
     for name in ("elu", "selu", "celu"):
         assert_same(value_and_grad(getattr(F, name), deep),
                     torch_value_and_grad(torch, getattr(torch.nn.functional, name), deep))
+
+
+def test_prelu_with_a_weight_of_another_dtype_is_an_error_as_in_pytorch():
+    with pytest.raises(TypeError, match="prelu: input dtype float32 does not match .* float64"):
+        F.prelu(cr.randn(4, 3), cr.full((3,), 0.25, dtype=cr.float64))

@@ -79,3 +79,13 @@ def test_layer_norm_shape_error():
     with pytest.raises(ValueError, match=r"normalized_shape \(5,\) must match the last "
                                          r"dimensions of the input, whose shape is \(2, 4\)"):
         F.layer_norm(cr.randn(2, 4), (5,))
+
+
+@pytest.mark.parametrize("op", ["batch_norm", "layer_norm"])
+def test_parameters_of_another_dtype_are_an_error_as_in_pytorch(op):
+    x = cr.randn(4, 3)  # float32
+    double = cr.ones(3, dtype=cr.float64)
+    calls = {"batch_norm": lambda: F.batch_norm(x, double * 0, double, training=False),
+             "layer_norm": lambda: F.layer_norm(x, (3,), double)}
+    with pytest.raises(TypeError, match=f"{op}: input dtype float32 does not match .* float64"):
+        calls[op]()
