@@ -334,7 +334,8 @@ def sigmoid(x) -> Tensor:
 
 
 class Relu(Function):
-    """max(x, 0);  d/dx = 1 where the output is positive, else 0."""
+    """max(x, 0);  d/dx = 0 where the output is <= 0, else 1 (a NaN passes its gradient,
+    as in PyTorch)."""
 
     needs_inputs = False
     saves_output = True
@@ -347,7 +348,7 @@ class Relu(Function):
         return grad_output * Tensor._make(self._output_mask())
 
     def _output_mask(self):
-        return self.output.data > 0
+        return ~(self.output.data <= 0)
 
 
 def relu(x) -> Tensor:

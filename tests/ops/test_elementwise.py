@@ -235,3 +235,9 @@ def test_pow_edges_match_pytorch():
             assert str(op(ours).dtype) == str(op(theirs).dtype).replace("torch.", "")
     with pytest.raises(RuntimeError, match="negative integer powers"):
         torch.tensor([1, 2]) ** -1
+
+
+def test_relu_passes_the_gradient_of_a_nan_as_pytorch_does():
+    x = cr.tensor([np.nan, -1.0, 0.0, 2.0], requires_grad=True)
+    x.relu().sum().backward()
+    np.testing.assert_array_equal(x.grad.numpy(), [1.0, 0.0, 0.0, 1.0])
