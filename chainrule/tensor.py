@@ -318,8 +318,11 @@ class Tensor:
             or any(isinstance(a, Tensor) and a.requires_grad for a in args)
         )
         if not recording:
-            result = op(self, *args)
-            np.copyto(data, _conform(self, result, op).data)
+            write = _WRITERS.get(op)
+            if write is not None:  # straight into the memory: no temporary, no second pass
+                write(self, *args)
+            else:
+                np.copyto(data, _conform(self, op(self, *args), op).data)
             self._version += 1
             return self
         if owner.requires_grad and owner.grad_fn is None:
@@ -585,23 +588,66 @@ _INPLACE_NAMES = {"index_put": "x[index] = value", "copy_from": "copy_", "fill":
 
 
 def _conform(target: Tensor, result: Tensor, op) -> Tensor:
-    """``result`` checked to fit ``target``'s memory: same shape, and a dtype it can hold."""
+    """``result`` checked to fit ``target``'s memory, and cast to its dtype."""
+    _check_fits(target, result.shape, result.dtype, op)
+    return result if result.dtype == target.dtype else result.to(target.dtype)
+
+
+def _check_fits(target: Tensor, shape: tuple, dtype, op) -> None:
+    """An in-place op's result (of ``shape`` and ``dtype``) must keep ``target``'s shape and be
+    of a dtype it can hold (float64 into float32 yes, float into int no), as in PyTorch."""
     name = _INPLACE_NAMES.get(op.__name__, op.__name__ + "_")
-    if result.shape != target.shape:
+    if tuple(shape) != target.shape:
         raise RuntimeError(
-            f"{name}: the result has shape {tuple(result.shape)}, but an in-place op cannot "
+            f"{name}: the result has shape {tuple(shape)}, but an in-place op cannot "
             f"change the shape of a tensor of shape {tuple(target.shape)}. Use the out-of-place "
             "form (x = x + y), which broadcasts to the larger shape."
         )
-    if result.dtype != target.dtype:
-        if not np.can_cast(result.dtype, target.dtype, casting="same_kind"):
-            raise RuntimeError(
-                f"{name}: result type {result.dtype} can't be cast to the desired output type "
-                f"{target.dtype} of this tensor. Convert the tensor first (x = x.float()) or use "
-                "the out-of-place form."
-            )
-        result = result.to(target.dtype)
-    return result
+    if dtype != target.dtype and not np.can_cast(dtype, target.dtype, casting="same_kind"):
+        raise RuntimeError(
+            f"{name}: result type {dtype} can't be cast to the desired output type "
+            f"{target.dtype} of this tensor. Convert the tensor first (x = x.float()) or use "
+            "the out-of-place form."
+        )
+
+
+def _arithmetic_writer(op, ufunc, true_division: bool = False):
+    """Write ``target <op> other`` into ``target``'s memory when nothing is recorded, with the
+    dtype and shape rules of the recorded path (computed in the promoted dtype)."""
+    def write(target: Tensor, other) -> None:
+        data = target.data
+        if data.dtype.kind == "f" and type(other) in (float, int):
+            ufunc(data, other, out=data)  # a float tensor with a Python number keeps its dtype
+            return
+        dtype = _util.result_type(target, other)
+        if true_division and dtype.kind != "f":
+            dtype = backend.float32
+        other_shape = other.shape if isinstance(other, Tensor) else np.shape(other)
+        _check_fits(target, _util.broadcast_shapes(op.__name__, target.shape, other_shape),
+                    dtype, op)
+        ufunc(target.data, _util._as_dtype(other, dtype).data, out=target.data,
+              casting="same_kind")
+    return write
+
+
+def _copy_writer(op):
+    """Write ``source`` broadcast to ``target``'s shape, cast to its dtype (fill_, copy_)."""
+    def write(target: Tensor, source) -> None:
+        array = source.data if isinstance(source, Tensor) else np.asarray(source)
+        _check_fits(target, _util.broadcast_shapes("copy_", target.shape, array.shape),
+                    target.dtype, op)
+        np.copyto(target.data, array, casting="unsafe")
+    return write
+
+
+def _write_index(target: Tensor, index, value) -> None:
+    """``target[index] = value`` straight into the memory (value cast to target's dtype)."""
+    array = value.data if isinstance(value, Tensor) else value
+    try:
+        target.data[_indexing._normalize_index(index)] = array
+    except IndexError as error:
+        raise IndexError(f"index {index!r} is invalid for a tensor of shape "
+                         f"{tuple(target.shape)}: {error}") from None
 
 
 def _unwritable_message(tensor: Tensor) -> str:
@@ -700,7 +746,19 @@ from chainrule.ops import reduce as _reduce  # noqa: E402
 from chainrule.ops import select as _select  # noqa: E402
 from chainrule.ops import shape as _shape  # noqa: E402
 
+from chainrule.ops import _util  # noqa: E402
+
 _copy_slices = _indexing.copy_slices
+# In-place ops whose value can be written into the memory directly when nothing is recorded.
+_WRITERS = {
+    _ew.add: _arithmetic_writer(_ew.add, np.add),
+    _ew.sub: _arithmetic_writer(_ew.sub, np.subtract),
+    _ew.mul: _arithmetic_writer(_ew.mul, np.multiply),
+    _ew.div: _arithmetic_writer(_ew.div, np.true_divide, true_division=True),
+    _select.fill: _copy_writer(_select.fill),
+    _select.copy_from: _copy_writer(_select.copy_from),
+    _indexing.index_put: _write_index,
+}
 
 
 def _share_docstrings() -> None:

@@ -792,3 +792,31 @@ def test_random_view_and_in_place_programs_match_out_of_place(steps, keep, start
                                rtol=1e-12, atol=1e-12)
     np.testing.assert_allclose(loss.item(), loss_ref.item(), rtol=1e-12)
     np.testing.assert_allclose(x.grad.numpy(), xr.grad.numpy(), rtol=1e-10, atol=1e-12)
+
+
+_WRITES = {
+    "add_": lambda t, o: t.add_(o), "sub_": lambda t, o: t.sub_(o, alpha=2),
+    "mul_": lambda t, o: t.mul_(o), "div_": lambda t, o: t.div_(o),
+    "copy_": lambda t, o: t.copy_(o), "setitem": lambda t, o: t.__setitem__((slice(None), 0), o),
+}
+
+
+@pytest.mark.parametrize("other", ["python float", "python int", "0-d float64", "row float64",
+                                   "row float32"])
+@pytest.mark.parametrize("op", list(_WRITES))
+def test_writes_without_a_graph_equal_the_recorded_path(op, other):
+    rng = np.random.default_rng(0)
+    start = rng.uniform(1, 2, (3, 4)).astype(np.float32)
+    operand = {"python float": 1.5, "python int": 3,
+               "0-d float64": cr.tensor(0.7, dtype=cr.float64),
+               "row float64": cr.tensor(rng.uniform(1, 2, 4), dtype=cr.float64),
+               "row float32": cr.tensor(rng.uniform(1, 2, 4).astype(np.float32))}[other]
+    if op == "setitem" and other.startswith("row"):
+        operand = operand[:3]
+    direct = cr.tensor(start)                    # nothing recorded: written in place
+    _WRITES[op](direct, operand)
+    leaf = cr.tensor(start, requires_grad=True)  # recorded: computed, then written
+    recorded = leaf * 1
+    _WRITES[op](recorded, operand)
+    assert direct.dtype == np.float32 and direct._version == 1
+    np.testing.assert_array_equal(direct.numpy(), recorded.detach().numpy())
