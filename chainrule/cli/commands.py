@@ -47,6 +47,7 @@ def program() -> str:
 
 
 def write_json(path: Path, document: dict) -> None:
+    """Write ``document`` as indented JSON to ``path``, atomically."""
     write_file(path, (json.dumps(document, indent=2) + "\n").encode())
 
 
@@ -108,6 +109,7 @@ def _saved_outcome(checkpoint: Path) -> dict:
 
 
 def notes_keys(notes: list[str]) -> set[str]:
+    """The settings named by resume notes (each note starts with the setting's name)."""
     return {note.split(" ", 1)[0] for note in notes}
 
 

@@ -26,6 +26,7 @@ FULL_BATCH_OPTIONS: dict[str, dict[str, Any]] = {"lbfgs": {"history_size": 20},
 
 # ---------------------------------------------------------------------- data
 def raw_splits(config: TrainConfig):
+    """The dataset's train/test splits as loaded, before any scaling or projection."""
     name, model = config.dataset, config.model
     if name == "digits":
         return datasets.digits()

@@ -12,6 +12,7 @@ from chainrule.tensor import Tensor
 
 # ---------------------------------------------------------------------------- dropout
 def check_p(p: float, op: str) -> float:
+    """``p`` as a float, which must be a probability in [0, 1] (``op`` names the caller)."""
     if not 0.0 <= p <= 1.0:
         raise ValueError(f"{op}: dropout probability has to be between 0 and 1, but got {p}")
     return float(p)
