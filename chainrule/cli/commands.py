@@ -67,8 +67,9 @@ def _checkpoint_path(target: str) -> Path:
 
 
 def _resume_config(path: Path, explicit: dict, from_file: dict, file: str):
-    """(config, checkpoint content, notes): the saved run's settings with the changes asked
-    for applied, or a refusal for the ones the checkpoint fixes."""
+    """(config, checkpoint content, changes): the saved run's settings with the changes asked
+    for applied (``changes``: setting → (saved, new)), or a refusal for the ones the
+    checkpoint fixes."""
     content = read_checkpoint(path)
     saved = (content.get("extra") or {}).get("config")
     if not isinstance(saved, dict):
@@ -95,8 +96,8 @@ def _resume_config(path: Path, explicit: dict, from_file: dict, file: str):
                     "be stretched over a new total; start a new run with the epochs you want")
     merged = {**old, **{k: v for k, v in wanted.items() if k in old}}
     config = settings.from_document(merged, "the resumed configuration")
-    notes = [f"{key} {old[key]!r} -> {merged[key]!r}" for key in merged if merged[key] != old[key]]
-    return config, content, notes
+    changes = {key: (old[key], merged[key]) for key in merged if merged[key] != old[key]}
+    return config, content, changes
 
 
 def _saved_outcome(checkpoint: Path) -> dict:
@@ -106,11 +107,6 @@ def _saved_outcome(checkpoint: Path) -> dict:
         return dict(document.get("outcome") or {})
     except (OSError, ValueError, TypeError, AttributeError):
         return {}
-
-
-def notes_keys(notes: list[str]) -> set[str]:
-    """The settings named by resume notes (each note starts with the setting's name)."""
-    return {note.split(" ", 1)[0] for note in notes}
 
 
 def _default_out(config: TrainConfig) -> Path:
@@ -238,10 +234,10 @@ def train_command(args: Any, started: float | None = None,
     explicit = {k: v for k, v in vars(args).items() if k in settings.NAMES}
     from_file = dict(from_file or {})
     resume = getattr(args, "resume", None)
-    checkpoint, content, notes = None, None, []
+    checkpoint, content, changes = None, None, {}
     if resume:
         checkpoint = _checkpoint_path(resume)
-        config, content, notes = _resume_config(checkpoint, explicit, from_file, file)
+        config, content, changes = _resume_config(checkpoint, explicit, from_file, file)
         if content["epoch"] >= config.epochs:
             raise _fail(f"--resume {checkpoint}: that run already trained {content['epoch']} of "
                         f"{config.epochs} epochs; pass --epochs with a larger number to train "
@@ -281,9 +277,10 @@ def train_command(args: Any, started: float | None = None,
         save({"mean": projection.mean, "components": projection.components},
              out / "pca.safetensors")
         extra["pca"] = {"mean": projection.mean, "components": projection.components}
-    if notes and not quiet:
-        print(f"resuming {checkpoint} with {', '.join(notes)}", flush=True)
-    replanned = resume and "epochs" in notes_keys(notes) and config.scheduler in ("cosine", "step")
+    if changes and not quiet:
+        notes = ", ".join(f"{key} {saved!r} -> {new!r}" for key, (saved, new) in changes.items())
+        print(f"resuming {checkpoint} with {notes}", flush=True)
+    replanned = resume and "epochs" in changes and config.scheduler in ("cosine", "step")
     if replanned and not quiet:
         print(f"the {config.scheduler} learning-rate schedule is re-planned over the new total "
               f"of {config.epochs} epochs", flush=True)
