@@ -94,6 +94,9 @@ class DataLoader:
         seed: seeds the shuffling order; ``None`` draws one from chainrule's global generator
             (so ``chainrule.manual_seed`` makes it reproducible).
         collate_fn: turns a list of samples into a batch; the default stacks each field.
+        sampler: the dataset positions to visit, in order, instead of ``shuffle`` (e.g.
+            ``chainrule.distributed.DistributedSampler``): anything with ``__len__`` and
+            ``__iter__``; one with ``set_epoch`` is told the loader's epoch before each pass.
 
     Shape:
         Batches are tuples of Tensors ``(inputs (B, ...), targets (B, ...))`` for datasets
@@ -116,6 +119,7 @@ class DataLoader:
         transform: Callable | None = None,
         seed: int | None = None,
         collate_fn: Callable | None = None,
+        sampler: Any = None,
     ) -> None:
         if not hasattr(dataset, "__len__") or not hasattr(dataset, "__getitem__"):
             raise TypeError(
@@ -125,6 +129,14 @@ class DataLoader:
         for name, value in (("transform", transform), ("collate_fn", collate_fn)):
             if value is not None and not callable(value):
                 raise TypeError(f"{name} must be callable or None, got {type(value).__name__}")
+        if sampler is not None:
+            if not hasattr(sampler, "__len__") or not hasattr(sampler, "__iter__"):
+                raise TypeError(f"sampler must have __len__ and __iter__ (dataset positions), "
+                                f"got {type(sampler).__name__}")
+            if shuffle:
+                raise ValueError("sampler and shuffle=True both choose the order; pass "
+                                 "shuffle=False with a sampler (a DistributedSampler shuffles "
+                                 "itself)")
         if seed is None:
             seed = int(as_generator(None).integers(2**63 - 1))
         elif isinstance(seed, bool) or not isinstance(seed, (int, np.integer)):
@@ -136,10 +148,11 @@ class DataLoader:
         self.transform = transform
         self.seed = int(seed)
         self.collate_fn = collate_fn
+        self.sampler = sampler
         self.epoch = 0
 
     def _batch_bounds(self) -> list[tuple[int, int]]:
-        n = len(self.dataset)
+        n = len(self.dataset) if self.sampler is None else len(self.sampler)
         size = self.batch_size or n
         if size == 0:
             return []
@@ -155,6 +168,10 @@ class DataLoader:
 
     def epoch_order(self, epoch: int) -> np.ndarray:
         """The order of dataset positions that epoch ``epoch`` visits (int64 array)."""
+        if self.sampler is not None:
+            if hasattr(self.sampler, "set_epoch"):
+                self.sampler.set_epoch(epoch)
+            return np.fromiter(iter(self.sampler), dtype=np.int64, count=len(self.sampler))
         n = len(self.dataset)
         if not self.shuffle:
             return np.arange(n, dtype=np.int64)

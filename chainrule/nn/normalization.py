@@ -72,9 +72,14 @@ class _BatchNorm(Module):
                 factor = 1.0 / float(self.num_batches_tracked.data)
         use_batch_stats = self.training or (self.running_mean is None and self.running_var is None)
         tracked = not self.training or self.track_running_stats
-        return F.batch_norm(input, self.running_mean if tracked else None,
-                            self.running_var if tracked else None, self.weight, self.bias,
-                            use_batch_stats, factor, self.eps)
+        return self._normalize(input, self.running_mean if tracked else None,
+                               self.running_var if tracked else None, use_batch_stats, factor)
+
+    def _normalize(self, input: Tensor, running_mean, running_var, use_batch_stats: bool,
+                   momentum: float) -> Tensor:
+        """The normalization itself (SyncBatchNorm takes its statistics over all processes)."""
+        return F.batch_norm(input, running_mean, running_var, self.weight, self.bias,
+                            use_batch_stats, momentum, self.eps)
 
     def extra_repr(self) -> str:
         return (f"{self.num_features}, eps={self.eps}, momentum={self.momentum}, "

@@ -88,7 +88,7 @@ def evaluate(model: Any, loader: Iterable, loss_fn: Callable | str | None = None
 
 
 def _evaluate(model: Any, loader: Iterable, loss_fn: Callable | None, metric_fns: list,
-              return_outputs: bool = False) -> dict[str, Any]:
+              return_outputs: bool = False, return_count: bool = False) -> dict[str, Any]:
     was_training = getattr(model, "training", False)
     outputs, targets = [], []
     total, count = 0.0, 0
@@ -113,6 +113,8 @@ def _evaluate(model: Any, loader: Iterable, loss_fn: Callable | None, metric_fns
     if return_outputs:
         result["outputs"] = _scores(outputs) if outputs else np.zeros((0,), np.float32)
         result["targets"] = _scores(targets) if targets else np.zeros((0,), np.int64)
+    if return_count:
+        result["count"] = count
     return result
 
 

@@ -109,6 +109,12 @@ def _overrides(callback: Callback, hook: str) -> bool:
     return getattr(type(callback), hook, None) is not getattr(Callback, hook, None)
 
 
+def _across_processes(model: Any) -> Callable | None:
+    """A data-parallel model's averaging of the epoch's record over the processes
+    (``chainrule.distributed.DistributedDataParallel``), or None."""
+    return getattr(model, "average_over_processes", None)
+
+
 def _l1_term(model: Any) -> Tensor:
     return l1_penalty(model, only_weights=True)
 
@@ -134,7 +140,11 @@ def fit(model: Any, loss_fn: Callable | str, optimizer: Any, train_loader: Itera
 
     Train metrics are computed on the outputs seen during the epoch (in train mode, as the
     weights changed), the validation metrics after it. The recorded loss is ``loss_fn``'s (the
-    L1 term is left out so train and validation losses compare).
+    L1 term is left out so train and validation losses compare). With a
+    ``chainrule.distributed.DistributedDataParallel`` model (under ``mpiexec``) each process
+    trains on its shard and the epoch's record is averaged over the processes, weighted by
+    their sample counts, so every process sees the same numbers (and the scheduler and the
+    callbacks decide alike); closure-based optimizers are refused there.
 
     Args:
         model: the ``nn.Module`` to train.
@@ -185,6 +195,10 @@ def fit(model: Any, loss_fn: Callable | str, optimizer: Any, train_loader: Itera
     if clip_grad_norm is not None and not clip_grad_norm > 0:
         raise ValueError(f"clip_grad_norm must be a positive number or None, got {clip_grad_norm}")
     closure_based = needs_closure(optimizer)
+    if closure_based and _across_processes(model) is not None:
+        raise ValueError(f"{type(optimizer).__name__} searches along a line with the loss its "
+                         "closure returns, which differs from process to process, so the "
+                         "copies of the model would drift apart; train it in one process")
     if closure_based and clip_grad_norm is not None:
         raise ValueError(f"clip_grad_norm works with first-order optimizers; "
                          f"{type(optimizer).__name__} chooses its own step length (line search / "
@@ -279,9 +293,15 @@ def _run_epoch(state: FitState, step_fn: Callable, metric_fns: list, hooks: dict
     record: dict[str, Any] = {"epoch": state.epoch, "train_loss": total / count if count
                               else math.nan}
     record.update(_metric_values(metric_fns, outputs or [], target_arrays, "train_"))
+    average = _across_processes(model)
+    val_count = 0
     if state.val_loader is not None:
-        result = _evaluate(model, state.val_loader, state.loss_fn, metric_fns)
+        result = _evaluate(model, state.val_loader, state.loss_fn, metric_fns,
+                           return_count=True)
+        val_count = result.pop("count")
         record.update({"val_" + name: value for name, value in result.items()})
+    if average is not None:  # every process's samples count, and every process agrees
+        record = average(record, {"train_": count, "val_": val_count})
     record["lr"] = lr
     if scheduler is not None and state.scheduler_interval == "epoch":
         if _is_plateau(scheduler):
