@@ -24,9 +24,11 @@ import chainrule.ops
 from chainrule.autograd.function import Function
 from chainrule.ops.activations import Elu, Softsign
 from chainrule.ops.cross_entropy import CrossEntropy
+from chainrule.ops.embedding import EmbeddingLookup
 from chainrule.ops.linalg import Linear
 from chainrule.ops.loss import BinaryCrossEntropy
 from chainrule.ops.normalization import Normalize
+from chainrule.ops.rnn import Recurrence
 
 for _module in pkgutil.iter_modules(chainrule.ops.__path__):  # every op class is defined
     importlib.import_module(f"chainrule.ops.{_module.name}")
@@ -125,6 +127,38 @@ def _cross_entropy(shape, reduction: str, weighted=False, ignore=False, smoothin
     return build
 
 
+def _recurrence(mode, reverse=False, bias=True, proj=0, batch_sizes=None, grads="all"):
+    def build(rng):
+        steps, batch, features, hidden = 4, 3, 2, 3
+        gates, size = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}[mode] * hidden, \
+            proj or hidden
+        x = _leaf(rng, steps, batch, features, requires_grad=grads == "all")
+        h0 = _leaf(rng, batch, size)
+        c0 = _leaf(rng, batch, hidden) if mode == "lstm" else None
+        weights = [_leaf(rng, gates, features), _leaf(rng, gates, size)]
+        if bias:
+            weights += [_leaf(rng, gates), _leaf(rng, gates)]
+        if proj:
+            weights.append(_leaf(rng, proj, hidden))
+        leaves = ([x] if grads == "all" else []) + [h0] + ([c0] if c0 is not None else []) \
+            + weights
+        inputs = [x, h0] + ([c0] if c0 is not None else []) + weights
+        return leaves, Recurrence.apply(*inputs, mode=mode, reverse=reverse, bias=bias,
+                                        proj=bool(proj), batch_sizes=batch_sizes)
+
+    return build
+
+
+def _embedding(padding_idx=None, by_freq=False):
+    def build(rng):
+        weight = _leaf(rng, 5, 3)
+        out = F.embedding(cr.tensor([[1, 3, 1], [0, 4, 1]]), weight, padding_idx=padding_idx,
+                          scale_grad_by_freq=by_freq)
+        return [weight], out
+
+    return build
+
+
 CASES = {
     Elu: [
         ("elu", _activation(F.elu)),
@@ -135,6 +169,20 @@ CASES = {
     Softsign: [
         ("softsign", _activation(F.softsign)),
         ("softsign at ±1e30", _activation(F.softsign, extreme=True)),
+    ],
+    Recurrence: [
+        ("rnn tanh", _recurrence("rnn_tanh")),
+        ("rnn relu, reverse, no bias", _recurrence("rnn_relu", True, False)),
+        ("gru", _recurrence("gru")),
+        ("gru, reverse, packed", _recurrence("gru", True, batch_sizes=(3, 2, 2, 1))),
+        ("gru, first layer (no input gradient)", _recurrence("gru", grads="weights")),
+        ("lstm", _recurrence("lstm")),
+        ("lstm, projection, packed", _recurrence("lstm", proj=2, batch_sizes=(3, 3, 1, 1))),
+        ("lstm, reverse, no bias, projection", _recurrence("lstm", True, False, proj=2)),
+    ],
+    EmbeddingLookup: [
+        ("plain", _embedding()),
+        ("padding_idx, scale_grad_by_freq", _embedding(0, True)),
     ],
     Linear: [
         ("2-D, bias", _linear((4,), True, "xwb")),
