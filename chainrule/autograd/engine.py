@@ -239,14 +239,17 @@ def grad(outputs, inputs, grad_outputs=None, retain_graph=None, create_graph: bo
 
 
 class _BackwardDefaults:
-    """Set by ``backward_options``: forces ``create_graph`` on every ``backward()`` call."""
+    """Set by ``backward_options``: forces ``create_graph`` (or only ``retain_graph``) on every
+    ``backward()`` call."""
 
     create_graph = False
+    retain_graph = False
 
 
 @contextlib.contextmanager
-def backward_options(create_graph: bool = True):
-    """Make every ``backward()`` inside the block act as ``backward(create_graph=True)``.
+def backward_options(create_graph: bool = True, retain_graph: bool = False):
+    """Make every ``backward()`` inside the block act as ``backward(create_graph=True)``, or
+    with ``create_graph=False, retain_graph=True`` as ``backward(retain_graph=True)``.
 
     The gradients left in ``.grad`` then carry their own graph (and the forward graph is
     retained), so code that only sees a closure calling ``loss.backward()`` can still take second
@@ -263,12 +266,13 @@ def backward_options(create_graph: bool = True):
         >>> float(x.grad), float(d2x)
         (27.0, 18.0)
     """
-    previous = _BackwardDefaults.create_graph
+    previous = _BackwardDefaults.create_graph, _BackwardDefaults.retain_graph
     _BackwardDefaults.create_graph = bool(create_graph)
+    _BackwardDefaults.retain_graph = bool(retain_graph)
     try:
         yield
     finally:
-        _BackwardDefaults.create_graph = previous
+        _BackwardDefaults.create_graph, _BackwardDefaults.retain_graph = previous
 
 
 def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool = False) -> None:
@@ -277,6 +281,8 @@ def backward(tensors, grad_tensors=None, retain_graph=None, create_graph: bool =
     grad_tensors = _make_grad_outputs(tensors, grad_tensors)
     if _BackwardDefaults.create_graph:
         create_graph = retain_graph = True
+    elif _BackwardDefaults.retain_graph:
+        retain_graph = True
     if retain_graph is None:
         retain_graph = create_graph
     run_backward(tensors, grad_tensors, retain_graph, create_graph)

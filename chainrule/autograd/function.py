@@ -58,6 +58,12 @@ class Function:
     ``backward`` itself does not look at the grad mode: written with chainrule ops, it is
     recorded exactly when the engine records. ``tests/autograd/test_function.py`` checks that
     the two paths agree for every op that has both.
+
+    ``backward_batched(self, grads)``, optional: the same gradients for k vectors at once, for
+    ``chainrule.autograd.batched``: ``grads`` has shape ``(k, *output.shape)`` and each returned
+    array ``(k, *input.shape)`` (the leading axis is never summed). Without it, batched passes
+    run the op's backward once per vector. ``tests/autograd/test_batched.py`` checks it against
+    that for every op that has one.
     """
 
     needs_inputs = True
@@ -67,6 +73,7 @@ class Function:
     saved = None
     recording = False
     backward_arrays = None  # an op's optional array backward (see the class docstring)
+    backward_batched = None  # an op's optional backward for k vectors at once (likewise)
     _released = False
     _output_hooks = None
     _retained = None

@@ -164,6 +164,29 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     return grad
 
 
+def unbroadcast_batched(grads: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``unbroadcast`` for k stacked gradients (``chainrule.autograd.batched``): sum
+    ``grads`` of shape ``(k, *broadcast shape)`` down to ``(k, *shape)``, never over the leading
+    axis."""
+    if grads.shape[1:] == shape:
+        return grads
+    extra = grads.ndim - 1 - len(shape)
+    if extra:
+        grads = grads.sum(axis=tuple(range(1, 1 + extra)))
+    axes = tuple(1 + i for i, size in enumerate(shape) if size == 1 and grads.shape[1 + i] != 1)
+    if axes:
+        grads = grads.sum(axis=axes, keepdims=True)
+    return grads.reshape((len(grads),) + tuple(shape))
+
+
+def batched_pair(node, grad_a, grad_b) -> tuple:
+    """A binary op's batched gradients, each summed to its input's shape (None where the input
+    needs none)."""
+    a, b = node.inputs
+    return (unbroadcast_batched(grad_a, a.shape) if node.next[0] is not None else None,
+            unbroadcast_batched(grad_b, b.shape) if node.next[1] is not None else None)
+
+
 def normalize_dims(dim, ndim: int, op: str) -> tuple[int, ...] | None:
     """``dim`` (None, an int or a tuple, negatives allowed) as a sorted tuple of axes."""
     if dim is None:

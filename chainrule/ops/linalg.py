@@ -5,7 +5,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._util import as_tensor, operands, unbroadcast
+from chainrule.ops._util import as_tensor, batched_pair, operands, unbroadcast
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape, swap_last_two, transpose, unsqueeze
 from chainrule.tensor import Tensor
@@ -28,6 +28,16 @@ class MatMul(Function):
         if self.next[1] is not None:
             grad_b = unbroadcast(MatMul.apply(swap_last_two(a), grad_output), b.shape)
         return grad_a, grad_b
+
+    def backward_batched(self, grads):
+        a, b = self.inputs[0].data, self.inputs[1].data
+        grad_a = grad_b = None
+        if self.next[0] is not None:
+            grad_a = _times_matrix(grads, b.T) if b.ndim == 2 else grads @ np.swapaxes(b, -1, -2)
+        if self.next[1] is not None:
+            grad_b = (_matrix_times(a.T, grads) if a.ndim == 2 and grads.ndim == 3
+                      else np.swapaxes(a, -1, -2) @ grads)
+        return batched_pair(self, grad_a, grad_b)
 
 
 def matmul(a, b) -> Tensor:
@@ -130,6 +140,34 @@ class Linear(Function):
         if len(self.next) == 3 and self.next[2] is not None:
             grad_bias = flat_grad.sum(axis=0)
         return grad_x, grad_weight, grad_bias
+
+    def backward_batched(self, grads):
+        x, weight = self.inputs[0].data, self.inputs[1].data
+        count, out_features = len(grads), weight.shape[0]
+        grad_x = grad_weight = grad_bias = None
+        if self.next[0] is not None:
+            grad_x = _times_matrix(grads, weight)
+        flat = grads.reshape(count, -1, out_features)  # (k, N, out)
+        if self.next[1] is not None:
+            flat_x = x.reshape(-1, x.shape[-1])
+            grad_weight = (flat.transpose(0, 2, 1).reshape(-1, len(flat_x)) @ flat_x).reshape(
+                count, out_features, -1)
+        if len(self.next) == 3 and self.next[2] is not None:
+            grad_bias = flat.sum(axis=1)
+        return grad_x, grad_weight, grad_bias
+
+
+def _times_matrix(stacked: np.ndarray, matrix: np.ndarray) -> np.ndarray:
+    """``stacked @ matrix`` for a 2-D matrix, as one GEMM over all leading dimensions."""
+    return (stacked.reshape(-1, stacked.shape[-1]) @ matrix).reshape(
+        stacked.shape[:-1] + (matrix.shape[1],))
+
+
+def _matrix_times(matrix: np.ndarray, stacked: np.ndarray) -> np.ndarray:
+    """``matrix @ stacked[j]`` for every j of a (k, n, m) stack, as one GEMM."""
+    count, rows, cols = stacked.shape
+    product = matrix @ stacked.transpose(1, 0, 2).reshape(rows, count * cols)
+    return product.reshape(matrix.shape[0], count, cols).transpose(1, 0, 2)
 
 
 def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:

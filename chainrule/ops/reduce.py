@@ -47,6 +47,12 @@ class Sum(Function):
         shape, axes, keepdim = self.saved
         return _expand_back(grad_output, shape, axes, keepdim)
 
+    def backward_batched(self, grads):
+        shape, axes, keepdim = self.saved
+        if not keepdim:
+            grads = grads.reshape((len(grads),) + _keepdim_shape(shape, axes))
+        return np.broadcast_to(grads, (len(grads),) + tuple(shape))
+
 
 def sum(x, dim=None, keepdim: bool = False, **aliases) -> Tensor:
     """Sum over ``dim`` (None: all; int or tuple; negatives allowed).

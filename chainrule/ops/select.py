@@ -7,7 +7,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import (
-    as_tensor, broadcast_shapes, operands, raw, result_type, unbroadcast,
+    batched_pair, as_tensor, broadcast_shapes, operands, raw, result_type, unbroadcast,
 )
 from chainrule.ops.indexing import index_put
 from chainrule.tensor import Tensor
@@ -120,6 +120,12 @@ class Where(Function):
         if self.next[1] is not None:
             grad_b = unbroadcast(where(condition, zero, grad_output), b.shape)
         return grad_a, grad_b
+
+    def backward_batched(self, grads):
+        zero = np.zeros((), dtype=grads.dtype)
+        return batched_pair(self, np.where(self.saved, grads, zero) if self.next[0] is not None
+                            else None,
+                            np.where(self.saved, zero, grads) if self.next[1] is not None else None)
 
 
 def where(condition, a, b) -> Tensor:

@@ -8,7 +8,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function, ViewFunction
 from chainrule.ops._util import (
-    as_tensor, broadcast_shapes, normalize_dims, result_type, unbroadcast,
+    as_tensor, broadcast_shapes, normalize_dims, result_type, unbroadcast, unbroadcast_batched,
 )
 from chainrule.ops.indexing import getitem
 from chainrule.tensor import Tensor
@@ -33,6 +33,9 @@ class Reshape(ViewFunction):
 
     def backward(self, grad_output):
         return reshape(grad_output, self.saved)
+
+    def backward_batched(self, grads):
+        return grads.reshape((len(grads),) + tuple(self.saved))
 
 
 def reshape(x, *shape) -> Tensor:
@@ -80,6 +83,9 @@ class Permute(ViewFunction):
 
     def backward(self, grad_output):
         return permute(grad_output, tuple(np.argsort(self.saved)))
+
+    def backward_batched(self, grads):
+        return grads.transpose((0,) + tuple(1 + int(d) for d in np.argsort(self.saved)))
 
 
 def swap_last_two(x: Tensor) -> Tensor:
@@ -146,6 +152,9 @@ class Expand(ViewFunction):
 
     def backward(self, grad_output):
         return unbroadcast(grad_output, self.saved)
+
+    def backward_batched(self, grads):
+        return unbroadcast_batched(grads, tuple(self.saved))
 
 
 def expand(x, *sizes) -> Tensor:

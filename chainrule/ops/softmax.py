@@ -30,6 +30,10 @@ class Softmax(Function):
         p = self.output
         return p * (grad_output - reduce_sum(grad_output * p, self.saved, keepdim=True))
 
+    def backward_batched(self, grads):
+        p, axis = self._output_data, _batched_axis(self.saved)
+        return p * (grads - np.sum(grads * p, axis=axis, keepdims=True))
+
 
 class LogSoftmax(Function):
     """x - logsumexp(x) along ``dim``;  dx = g - softmax(x)·Σ g."""
@@ -46,6 +50,15 @@ class LogSoftmax(Function):
     def backward(self, grad_output):
         p = SafeExp.apply(self.output)
         return grad_output - p * reduce_sum(grad_output, self.saved, keepdim=True)
+
+    def backward_batched(self, grads):
+        p = np.exp(self._output_data)
+        return grads - p * np.sum(grads, axis=_batched_axis(self.saved), keepdims=True)
+
+
+def _batched_axis(axis: int) -> int:
+    """An op's axis in its k stacked gradients (a leading axis added)."""
+    return axis + 1 if axis >= 0 else axis
 
 
 def _softmax_dim(x: Tensor, dim, op: str) -> int:

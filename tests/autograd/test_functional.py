@@ -47,3 +47,41 @@ def test_jacobian_matches_finite_differences():
                          - fn(f64(x.data - eps * e, False)).data) / (2 * eps)
                         for e in np.eye(3)], axis=1)
     np.testing.assert_allclose(jac.data, numeric, atol=1e-7)
+
+
+def test_hvp_of_stacked_vectors_is_each_product():
+    rng = np.random.default_rng(2)
+    x = f64(rng.standard_normal(4), False)
+    fn = lambda t: (t.tanh() * t).sum() ** 2
+    vectors = rng.standard_normal((3, 4))
+    _, products = functional.hvp(fn, x, vectors)
+    for vector, product in zip(vectors, products.data):
+        np.testing.assert_allclose(product, functional.hvp(fn, x, vector)[1].data, rtol=1e-12)
+    with pytest.raises(ValueError, match="stack of vectors"):
+        functional.hvp(fn, x, np.ones((2, 3)))
+
+
+def test_jacobian_with_create_graph_can_be_differentiated():
+    x = f64([0.3, -0.7])
+    jac = functional.jacobian(lambda t: t ** 3, x, create_graph=True)
+    np.testing.assert_allclose(jac.data, np.diag(3 * x.data ** 2))
+    (second,) = cr.grad(jac.sum(), x)
+    np.testing.assert_allclose(second.data, 6 * x.data)  # d/dx Σ 3x² on the diagonal
+
+
+@pytest.mark.parametrize("chunk_size", [None, 1, 2])
+def test_hessian_and_jacobian_match_pytorch(chunk_size):
+    torch = pytest.importorskip("torch")
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal((3, 5))
+    x = f64(rng.standard_normal(5), False)
+    ours = functional.hessian(lambda t: (cr.tensor(a, dtype=cr.float64) @ t).tanh().sum()
+                              * t.sum(), x, chunk_size=chunk_size)
+    theirs = torch.autograd.functional.hessian(
+        lambda t: torch.tanh(torch.tensor(a) @ t).sum() * t.sum(), torch.tensor(x.data))
+    np.testing.assert_allclose(ours.data, theirs.numpy(), rtol=1e-10, atol=1e-12)
+    jac = functional.jacobian(lambda t: (cr.tensor(a, dtype=cr.float64) @ t).sin(), x,
+                              chunk_size=chunk_size)
+    expected = torch.autograd.functional.jacobian(lambda t: torch.sin(torch.tensor(a) @ t),
+                                                  torch.tensor(x.data))
+    np.testing.assert_allclose(jac.data, expected.numpy(), rtol=1e-12)

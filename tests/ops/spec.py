@@ -25,6 +25,9 @@ elementwise.py``) lists its specs and hands them to the harness::
   output is empty);
 - ``test_matches_pytorch``: value and gradient against PyTorch, for specs that name a ``torch``
   counterpart (skipped without torch);
+- ``test_batched_backward``: ``chainrule.autograd.batched.batched_grad`` through the op's graph,
+  and through its gradient's graph (double backward), equals one ``grad`` per vector — so every
+  op's ``backward_batched`` rule is checked where it runs;
 
 and, once per spec, ``test_covers_its_functions``: the ``Function`` classes named in
 ``covers`` appear in the graph of the output, of its gradient or of its double backward.
@@ -47,6 +50,7 @@ import pytest
 
 import chainrule as cr
 from chainrule.autograd import Function, gradcheck, gradgradcheck
+from chainrule.autograd.batched import batched_grad
 
 #: Function classes without a spec, and why that is fine.
 EXEMPT = {
@@ -176,6 +180,7 @@ _CASES_OF = {
     "test_zero_size_inputs": lambda spec, shapes: _is_zero_size(shapes),
     "test_matches_pytorch": lambda spec, shapes: (spec.torch is not None
                                                   and not _is_zero_size(shapes)),
+    "test_batched_backward": lambda spec, shapes: not _is_zero_size(shapes),
 }
 
 
@@ -331,6 +336,21 @@ class SpecChecks:
                 np.testing.assert_allclose(mine.grad.data, reference.grad.numpy(), rtol=1e-9,
                                            atol=1e-11)
 
+    def test_batched_backward(self, case):
+        spec, shapes = case
+        inputs = spec.tensors(shapes, seed=9)
+        out = spec.op(*inputs)
+        if not out.requires_grad:
+            return
+        rng = np.random.default_rng(10)
+        assert_batched_equals_per_vector([out], inputs, rng)
+        if spec.second_order:
+            u = cr.tensor(rng.standard_normal(out.shape), dtype=cr.float64)
+            grads = cr.grad(out, inputs, u, create_graph=True, allow_unused=True)
+            differentiable = [g for g in grads if g is not None and g.requires_grad]
+            if differentiable:
+                assert_batched_equals_per_vector(differentiable, inputs, rng)
+
     def test_covers_its_functions(self, spec):
         assert spec.no_zero_size or any(_is_zero_size(s) for s in spec.shapes), (
             f"{spec.name}: add a case with a zero-size input to shapes, or say in no_zero_size "
@@ -339,6 +359,26 @@ class SpecChecks:
         missing = set(spec.covers) - functions_in_graphs(spec, shapes)
         assert not missing, (f"{spec.name} says it covers {sorted(missing)}, but they are not in "
                              "the graph of its output, gradient or double backward")
+
+
+def assert_batched_equals_per_vector(outputs, inputs, rng, count: int = 3) -> None:
+    """``batched_grad`` for ``count`` random vectors equals ``grad`` for each vector alone."""
+    vectors = [rng.standard_normal((count,) + tuple(o.shape)) for o in outputs]
+    batched = batched_grad(outputs, inputs, vectors, allow_unused=True)
+    for j in range(count):
+        single = cr.grad(outputs, inputs, [cr.tensor(v[j], dtype=cr.float64) for v in vectors],
+                         retain_graph=True, allow_unused=True)
+        for position, (ours, expected) in enumerate(zip(batched, single)):
+            if expected is None and ours is None:
+                continue
+            if expected is None or ours is None:
+                left = ours[j] if ours is not None else expected.data
+                np.testing.assert_array_equal(left, np.zeros_like(left),
+                                              err_msg=f"input {position}: one path gave None")
+            else:
+                assert ours.shape == (count,) + tuple(expected.shape)
+                np.testing.assert_allclose(ours[j], expected.data, rtol=1e-11, atol=1e-12,
+                                           err_msg=f"input {position}, vector {j}")
 
 
 def specs_of(module) -> list:
