@@ -26,6 +26,7 @@ from chainrule.backend import manual_seed
 from chainrule.cli import config as settings
 from chainrule.cli import recipe
 from chainrule.cli.config import TrainConfig, UsageError
+from chainrule.cli.parallel import Processes
 from chainrule.cli.plots import plot_confusion, plot_history
 from chainrule.optim import lr_scheduler
 from chainrule.serialization import CheckpointError, save, write_file
@@ -246,37 +247,29 @@ def train_command(args: Any, started: float | None = None,
     else:
         config = settings.resolve(explicit, from_file, file)
         out = Path(args.out) if getattr(args, "out", None) else _default_out(config)
-    _check_out(out, checkpoint)
-    quiet = getattr(args, "quiet", False)
+    processes = Processes()  # under mpiexec: this rank; rank 0 alone prints and writes
+    processes.check(config)
+    if processes.lead:
+        _check_out(out, checkpoint)
+    quiet = getattr(args, "quiet", False) or not processes.lead
     manual_seed(int(config.seed))
     data = recipe.load_data(config)
     train_loader, val_loader, test_loader = recipe.make_loaders(config, data)
     spec = recipe.model_spec(config, data["input_shape"], data["num_classes"])
-    model = models.build(spec)
+    model, train_loader, val_loader = processes.prepare(models.build(spec), train_loader,
+                                                        val_loader)
     optimizer = recipe.build_optimizer(config, model)
     scheduler = recipe.build_scheduler(config, optimizer, len(train_loader))
     # everything is checked: from here on the run folder is written
-    created = not out.exists()
-    out.mkdir(parents=True, exist_ok=True)
     document = {"config": config.as_dict(), "model": spec,
                 "input_shape": list(data["input_shape"]),
                 "raw_input_shape": list(data["raw_input_shape"]),
                 "input_stats": data["input_stats"], "num_classes": data["num_classes"],
                 "classes": data["classes"], "chainrule_version": __version__,
                 "outcome": {"status": "running"}}
-    try:
-        write_json(out / "config.json", document)
-    except OSError as error:
-        if created:
-            shutil.rmtree(out, ignore_errors=True)
-        raise _fail(f"cannot write to --out {out}: {error.strerror or error}; choose a folder "
-                    "you can write to") from None
     extra = {k: v for k, v in document.items() if k != "outcome"}
-    projection = data["projection"]
-    if projection is not None:
-        save({"mean": projection.mean, "components": projection.components},
-             out / "pca.safetensors")
-        extra["pca"] = {"mean": projection.mean, "components": projection.components}
+    if processes.lead:
+        _start_folder(out, document, extra, data["projection"])
     if changes and not quiet:
         notes = ", ".join(f"{key} {saved!r} -> {new!r}" for key, (saved, new) in changes.items())
         print(f"resuming {checkpoint} with {notes}", flush=True)
@@ -286,7 +279,8 @@ def train_command(args: Any, started: float | None = None,
               f"of {config.epochs} epochs", flush=True)
     saver = cb.Checkpoint(out, every=1, keep_best=False, extra=extra)
     guard = _LastFinite(model)
-    callbacks = [cb.TerminateOnNaN(), guard, cb.CSVLogger(out / "history.csv"), saver]
+    outputs = [cb.CSVLogger(out / "history.csv"), saver]
+    callbacks = [cb.TerminateOnNaN(verbose=processes.lead), guard, *outputs]
     if replanned:
         callbacks.insert(0, _Replan(config.epochs))
     stopper = None
@@ -294,9 +288,12 @@ def train_command(args: Any, started: float | None = None,
         stopper = cb.EarlyStopping("val_loss", patience=int(config.early_stopping),
                                    restore_best=True)
         callbacks.append(stopper)
+    if not getattr(args, "quiet", False):
+        outputs += [cb.ProgressBar(batches=len(train_loader) >= 100), cb.EpochTable()]
+        callbacks += outputs[2:]
     if not quiet:
-        callbacks += [cb.ProgressBar(batches=len(train_loader) >= 100), cb.EpochTable()]
-        print(_describe(config, data, model), flush=True)
+        print(_describe(config, data, model) + processes.note(config), flush=True)
+    callbacks = processes.callbacks(callbacks, outputs)
     loss_fn = nn.CrossEntropyLoss()
     try:
         with np.errstate(all="ignore"):  # a diverging run is reported once, below
@@ -306,6 +303,8 @@ def train_command(args: Any, started: float | None = None,
                           l1=float(config.l1), resume=str(checkpoint) if resume else None)
     except KeyboardInterrupt:
         path = out / "checkpoint.safetensors"
+        if not processes.lead:
+            return 130
         if not path.is_file():
             print("\ninterrupted before a checkpoint could be saved", file=sys.stderr)
             return 130
@@ -316,6 +315,8 @@ def train_command(args: Any, started: float | None = None,
         print(f"\ninterrupted: the state after epoch {saved} is saved in {path}\nresume "
               f"with:\n  {program()} train --resume {path}", file=sys.stderr, flush=True)
         return 130
+    if not processes.lead:
+        return 0
     outcome = _outcome(history, config, stopper, guard, model)
     document["outcome"] = outcome
     write_json(out / "config.json", document)
@@ -336,6 +337,23 @@ def train_command(args: Any, started: float | None = None,
         present = [name for name in FILES if (out / name).is_file()]
         print(f"run folder: {out}/ ({', '.join(present)})", flush=True)
     return 1 if outcome["status"] == "diverged" else 0
+
+
+def _start_folder(out: Path, document: dict, extra: dict, projection) -> None:
+    """Create the run folder with its config.json (and pca.safetensors, also put in ``extra``)."""
+    created = not out.exists()
+    out.mkdir(parents=True, exist_ok=True)
+    try:
+        write_json(out / "config.json", document)
+    except OSError as error:
+        if created:
+            shutil.rmtree(out, ignore_errors=True)
+        raise _fail(f"cannot write to --out {out}: {error.strerror or error}; choose a folder "
+                    "you can write to") from None
+    if projection is not None:
+        save({"mean": projection.mean, "components": projection.components},
+             out / "pca.safetensors")
+        extra["pca"] = {"mean": projection.mean, "components": projection.components}
 
 
 def _umask() -> int:

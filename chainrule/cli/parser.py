@@ -24,6 +24,7 @@ from chainrule import lab, models
 from chainrule._version import __version__
 from chainrule.cli import config as settings
 from chainrule.cli.commands import train_command
+from chainrule.cli import parallel
 from chainrule.cli.config import ConfigError, UsageError, read_toml
 from chainrule.cli.inference import PREDICT_HELP, evaluate_command, predict_command
 from chainrule.data import DataError
@@ -74,6 +75,8 @@ examples:
   chainrule train --dataset spirals --model mlp --hidden 64,64 --activation tanh
   chainrule train --dataset mnist1d --model mlp --optimizer sgd --lr 0.1 --epochs 20
   chainrule train --resume runs/NAME/checkpoint.safetensors
+  chainrule train --nproc 2                         the same in 2 processes (MPI)
+  chainrule train --nproc 8 --hostfile hosts.txt    8 processes on the machines listed
 """
 
 
@@ -124,6 +127,10 @@ def _add_train(sub) -> None:
     add("--resume", metavar="PATH", help="continue from a checkpoint or run folder")
     add("--config", metavar="FILE.toml", help="settings from a TOML file (flags override)")
     add("--quiet", action="store_true", help="print only the final result")
+    add("--nproc", type=_count, metavar="N", help="train data-parallel in N processes: starts "
+        "mpiexec (pip install 'chainrule[distributed]'); the batch size is per process")
+    add("--hostfile", metavar="FILE", help="with --nproc: mpiexec's list of machines (one "
+        "host[:processes] a line), run from a folder every machine shares")
     p.set_defaults(handler=_train)
 
 
@@ -203,6 +210,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         if getattr(args, "command", None) is None:
             parser.print_help()
             return 2
+        if args.command == "train":
+            status = parallel.launch_if_asked(args, argv)
+            if status is not None:  # the job ran in processes of its own
+                return status
         with warnings.catch_warnings(), np.errstate(all="ignore"):
             warnings.simplefilter("ignore", RuntimeWarning)  # results say what went wrong
             return int(args.handler(args) or 0)
@@ -214,5 +225,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:  # outside training (training handles its own Ctrl-C)
         print("\ninterrupted", file=sys.stderr)
         return 130
+    parallel.fail(message.replace("\n", " "), 2)  # in a job of several: once, stops them all
     print(message.replace("\n", " "), file=sys.stderr)
     return 2

@@ -11,9 +11,10 @@ as processes, a spinning process takes the core its partner needs to finish the 
 also lets Ctrl-C through.
 
 Failure: after ``init()`` in a job of more than one process, an exception that reaches the top
-of a process prints its traceback and one line naming the rank, then ``MPI_Abort`` stops every
-process of the job (no process is left waiting for a partner that will never come). A process
-that dies (a signal, the out-of-memory killer) is noticed by mpiexec, which stops the others.
+of a process prints its traceback and one line naming the rank, and the process exits with a
+non-zero status, upon which mpiexec stops every other process of the job (no process is left
+waiting for a partner that will never come). A process that dies (a signal, the out-of-memory
+killer) is noticed by mpiexec too, which stops the others.
 """
 
 from __future__ import annotations
@@ -217,8 +218,8 @@ def all_gather_object(value: Any) -> list:
 
 # ---------------------------------------------------------------------- failure
 def abort(message: str, status: int = 1, every_rank: bool = False) -> None:
-    """Print ``message`` (one line, on stderr) and stop every process of the job with exit
-    status ``status``.
+    """Print ``message`` (one line, on stderr) and end this process with exit status ``status``,
+    upon which mpiexec stops the job's other processes.
 
     ``every_rank=True`` says that every rank meets the same failure (a wrong command line): rank
     0 prints it and stops the job; the others wait a few seconds for that, so the line appears
@@ -232,20 +233,27 @@ def abort(message: str, status: int = 1, every_rank: bool = False) -> None:
         raise SystemExit(status)
     number = comm.Get_rank()
     if every_rank and number != 0:
-        time.sleep(_QUIET_WAIT)  # rank 0's MPI_Abort normally ends this process meanwhile
+        time.sleep(_QUIET_WAIT)  # rank 0's exit normally ends this process meanwhile
         message = f"{message} (rank {number} of {size})"
     print(message, file=sys.stderr, flush=True)
-    _state["MPI"].COMM_WORLD.Abort(status)
+    _exit(status)
+
+
+def _exit(status: int) -> None:
+    """End this process at once with ``status``. mpiexec (MPICH's and Open MPI's) then stops the
+    job's other processes; ``MPI_Abort`` would too, with a second message of its own."""
+    sys.stdout.flush()
+    os._exit(status)
 
 
 def _stop_the_job(kind, error, trace) -> None:
-    """sys.excepthook after init(): the traceback, one line naming the rank, then MPI_Abort."""
+    """sys.excepthook after init(): the traceback, one line naming the rank, then the exit."""
     comm = _state["comm"]
     every_rank = getattr(error, "every_rank", False)
     if not every_rank or comm.Get_rank() == 0:
         (_state["excepthook"] or sys.__excepthook__)(kind, error, trace)
     if isinstance(error, KeyboardInterrupt):
-        _state["MPI"].COMM_WORLD.Abort(130)
+        _exit(130)
     text = str(error).splitlines()[0] if str(error) else ""
     abort(f"chainrule.distributed: rank {comm.Get_rank()} of {comm.Get_size()} failed with "
           f"{kind.__name__}{': ' + text if text else ''}; stopping the other processes",

@@ -62,13 +62,18 @@ def _can_start(launcher: str, tmp_path_factory) -> str | None:
         return json.loads(record.read_text())["reason"]
 
 
+def require_mpi(tmp_path_factory) -> None:
+    """Skip, with the reason, where mpiexec cannot start two processes."""
+    reason = _can_start(mpiexec(), tmp_path_factory)
+    if reason is not None:
+        pytest.skip(f"mpiexec -n 2 cannot start two processes here ({reason})")
+
+
 def run_once(tmp_path_factory, name: str, script: str, timeout: float = 240) -> Path:
     """Run ``mpiexec -n 2 python SCRIPT FOLDER`` once per session; returns the folder, which
     holds the script's files. Skips only when mpiexec cannot start two processes at all."""
     launcher = mpiexec()
-    reason = _can_start(launcher, tmp_path_factory)
-    if reason is not None:
-        pytest.skip(f"mpiexec -n 2 cannot start two processes here ({reason})")
+    require_mpi(tmp_path_factory)
     folder = shared_folder(tmp_path_factory, name)
     with open(folder / "lock", "w") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)
