@@ -1,6 +1,7 @@
 """Layers, losses and the tools to build models: ``Module``, ``Parameter``, containers,
-layers, activations, losses, ``init``, ``functional`` (as ``F``), ``utils`` and ``registry`` (the
-activations that can be chosen by name).
+layers (dense, convolutional, recurrent, embedding), activations, losses, ``init``,
+``functional`` (as ``F``), ``utils`` and ``registry`` (the activations that can be chosen by
+name).
 
 Example:
     >>> import chainrule as cr
@@ -29,4 +30,7 @@ from chainrule.nn.loss import (
     BCELoss, BCEWithLogitsLoss, CrossEntropyLoss, HuberLoss, L1Loss, MSELoss, NLLLoss,
     SmoothL1Loss,
 )
+from chainrule.nn.rnn import GRU, LSTM, RNN, RNNBase
+from chainrule.nn.rnn_cells import GRUCell, LSTMCell, RNNCell, RNNCellBase
+from chainrule.nn.sparse import Embedding
 from chainrule.nn import functional, init, registry, utils

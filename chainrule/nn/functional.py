@@ -28,6 +28,7 @@ from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.special import erf
 from chainrule.ops.normalization import batch_norm, layer_norm
 from chainrule.ops.shape import pad
+from chainrule.ops.embedding import embedding
 
 __all__ = [
     "linear", "relu", "sigmoid", "tanh", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu",
@@ -36,5 +37,5 @@ __all__ = [
     "pad", "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",
     "binary_cross_entropy_with_logits", "cross_entropy", "nll_loss", "conv1d", "conv2d",
     "max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d", "adaptive_avg_pool1d",
-    "adaptive_avg_pool2d",
+    "adaptive_avg_pool2d", "embedding",
 ]

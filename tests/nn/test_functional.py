@@ -17,7 +17,7 @@ FUNCTIONAL = [
     "silu", "softplus", "hardtanh", "softmax", "log_softmax", "dropout", "dropout2d",
     "batch_norm", "layer_norm", "one_hot", "pad", "l1_loss", "mse_loss", "smooth_l1_loss",
     "huber_loss", "binary_cross_entropy", "binary_cross_entropy_with_logits", "cross_entropy",
-    "nll_loss",
+    "nll_loss", "embedding",
 ]
 MODULES = [
     "Module", "Parameter", "Sequential", "ModuleList", "ModuleDict", "Identity", "Flatten",
@@ -25,7 +25,7 @@ MODULES = [
     "Residual", "BasicBlock", "Sigmoid", "Tanh", "ReLU", "LeakyReLU", "PReLU", "RReLU", "Maxout",
     "Softmax", "LogSoftmax", "ELU", "SELU", "GELU", "SiLU", "Softplus", "Hardtanh", "L1Loss",
     "MSELoss", "SmoothL1Loss", "HuberLoss", "BCELoss", "BCEWithLogitsLoss", "CrossEntropyLoss",
-    "NLLLoss",
+    "NLLLoss", "RNN", "GRU", "LSTM", "RNNCell", "GRUCell", "LSTMCell", "Embedding",
 ]
 
 
@@ -91,6 +91,8 @@ LAYERS = [
     ("binary_cross_entropy_with_logits", nn.BCEWithLogitsLoss,
      lambda: (_x(4, 3), cr.ones(4, 3))),
     ("binary_cross_entropy", nn.BCELoss, lambda: (cr.full((4, 3), 0.3), cr.ones(4, 3))),
+    ("embedding", lambda: nn.Embedding(5, 2), lambda: (cr.tensor([[0, 4], [1, 1]]),)),
+    ("dropout", lambda: nn.GRU(3, 2, num_layers=2, dropout=0.5), lambda: (_x(4, 2, 3),)),
 ]
 
 

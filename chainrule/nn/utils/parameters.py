@@ -1,4 +1,4 @@
-"""Utilities on parameters and gradients: clipping, flattening, penalties."""
+"""Utilities on parameters and gradients (``nn.utils``): clipping, flattening, penalties."""
 
 from __future__ import annotations
 

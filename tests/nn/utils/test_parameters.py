@@ -1,4 +1,4 @@
-"""nn.utils: gradient clipping (against PyTorch), parameter vectors, penalties."""
+"""nn.utils.parameters: gradient clipping (against PyTorch), parameter vectors, penalties."""
 
 from __future__ import annotations
 
