@@ -1,4 +1,5 @@
-"""Model presets used by the command line and the lab: ``mlp``, ``cnn`` and ``resnet``.
+"""Model presets used by the command line and the lab: ``mlp``, ``cnn``, ``resnet`` and the
+recurrent ``rnn``, ``gru`` and ``lstm`` (``SequenceClassifier``).
 
 Each returns an ``nn.Module`` built from plain options (numbers, strings, tuples), so that a run's
 ``config.json`` can rebuild it with ``build(spec)``: a spec names a preset of this module and its
@@ -26,8 +27,8 @@ from chainrule import nn
 from chainrule.nn import init as nn_init
 from chainrule.nn import registry
 
-__all__ = ["mlp", "cnn", "resnet", "build", "activation", "initialize", "ACTIVATIONS", "INITS",
-           "PRESETS"]
+__all__ = ["mlp", "cnn", "resnet", "rnn", "gru", "lstm", "SequenceClassifier", "build",
+           "activation", "initialize", "ACTIVATIONS", "INITS", "PRESETS"]
 
 ACTIVATIONS = tuple(registry.ACTIVATIONS)
 INITS = ("xavier", "he", "normal")
@@ -239,7 +240,101 @@ def resnet(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequen
     return initialize(nn.Sequential(*layers), init, activation)
 
 
-PRESETS = {"mlp": mlp, "cnn": cnn, "resnet": resnet}
+class SequenceClassifier(nn.Module):
+    """A recurrent layer over the steps of a signal or the rows of an image, then a Linear
+    layer: on every step's output (``readout='all'``, as Greydanus's MNIST-1D GRU) or on the
+    last layer's final states (``'last'``).
+
+    A signal (N, C, L) is L steps of C features; an image (N, C, H, W) is H steps of C·W.
+    """
+
+    def __init__(self, kind: str, features: int, steps: int, num_classes: int, hidden: int = 6,
+                 num_layers: int = 1, bidirectional: bool = True, readout: str = "all",
+                 dropout: float = 0.0, bias: bool = True, nonlinearity: str = "tanh"):
+        super().__init__()
+        if readout not in ("all", "last"):
+            raise ValueError(f"readout must be 'all' or 'last', got {readout!r}")
+        options = dict(num_layers=num_layers, bias=bias, batch_first=True,
+                       bidirectional=bidirectional)
+        if kind == "rnn":
+            self.rnn = nn.RNN(features, hidden, nonlinearity=nonlinearity, **options)
+        else:
+            self.rnn = (nn.GRU if kind == "gru" else nn.LSTM)(features, hidden, **options)
+        self.readout, self.steps = readout, int(steps)
+        width = hidden * (2 if bidirectional else 1)
+        self.dropout = nn.Dropout(dropout) if dropout else nn.Identity()
+        self.linear = nn.Linear(width * (self.steps if readout == "all" else 1), num_classes,
+                                bias=bias)
+
+    def forward(self, x):
+        if x.ndim == 4:  # rows of an image, channels side by side
+            x = x.permute(0, 2, 1, 3).reshape(x.shape[0], x.shape[2], -1)
+        else:
+            x = x.transpose(1, 2)
+        out, state = self.rnn(x)
+        if self.readout == "all":
+            features = out.reshape(out.shape[0], -1)
+        else:
+            h_n = state[0] if isinstance(state, tuple) else state
+            last = h_n[-2:] if self.rnn.bidirectional else h_n[-1:]
+            features = last.transpose(0, 1).reshape(h_n.shape[1], -1)
+        return self.linear(self.dropout(features))
+
+
+def _recurrent(kind: str, in_channels: int, num_classes: int, input_size, hidden: int,
+               num_layers: int, bidirectional: bool, readout: str, dropout: float, bias: bool,
+               nonlinearity: str = "tanh") -> SequenceClassifier:
+    size = _spatial(input_size, kind)
+    features = int(in_channels) * (size[1] if len(size) == 2 else 1)
+    return SequenceClassifier(kind, features, size[0], int(num_classes), int(hidden),
+                              int(num_layers), bool(bidirectional), readout,
+                              _check_dropout(dropout), bias, nonlinearity)
+
+
+def gru(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequence[int] = 40,
+        hidden: int = 6, num_layers: int = 1, bidirectional: bool = True, readout: str = "all",
+        dropout: float = 0.0, bias: bool = True) -> SequenceClassifier:
+    """The MNIST-1D paper's GRU by default (Greydanus & Kobak): bidirectional, hidden 6, one
+    input per step, a Linear layer on the outputs of all steps (see ``SequenceClassifier``).
+
+    Example:
+        >>> import chainrule as cr
+        >>> gru()(cr.zeros(2, 1, 40)).shape
+        (2, 10)
+    """
+    return _recurrent("gru", in_channels, num_classes, input_size, hidden, num_layers,
+                      bidirectional, readout, dropout, bias)
+
+
+def lstm(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequence[int] = 40,
+         hidden: int = 6, num_layers: int = 1, bidirectional: bool = True, readout: str = "all",
+         dropout: float = 0.0, bias: bool = True) -> SequenceClassifier:
+    """As ``gru`` with an LSTM.
+
+    Example:
+        >>> import chainrule as cr
+        >>> lstm(1, 10, (8, 8))(cr.zeros(2, 1, 8, 8)).shape
+        (2, 10)
+    """
+    return _recurrent("lstm", in_channels, num_classes, input_size, hidden, num_layers,
+                      bidirectional, readout, dropout, bias)
+
+
+def rnn(in_channels: int = 1, num_classes: int = 10, input_size: int | Sequence[int] = 40,
+        hidden: int = 6, num_layers: int = 1, bidirectional: bool = True, readout: str = "all",
+        dropout: float = 0.0, bias: bool = True, activation: str = "tanh") -> SequenceClassifier:
+    """As ``gru`` with an Elman RNN, ``activation`` 'tanh' or 'relu'.
+
+    Example:
+        >>> import chainrule as cr
+        >>> rnn(activation="relu")(cr.zeros(2, 1, 40)).shape
+        (2, 10)
+    """
+    return _recurrent("rnn", in_channels, num_classes, input_size, hidden, num_layers,
+                      bidirectional, readout, dropout, bias, activation)
+
+
+PRESETS = {"mlp": mlp, "cnn": cnn, "resnet": resnet, "rnn": rnn, "gru": gru, "lstm": lstm}
 
 
 def build(spec: dict[str, Any]) -> nn.Module:

@@ -84,3 +84,30 @@ def test_build_from_a_json_spec_gives_the_same_network():
     np.testing.assert_array_equal(first(x).data, second(x).data)
     with pytest.raises(ValueError, match="unknown model preset 'os.system'"):
         models.build({"preset": "os.system"})
+
+
+@pytest.mark.parametrize("preset", ["rnn", "gru", "lstm"])
+def test_recurrent_presets_read_signals_as_steps_and_images_as_rows(preset):
+    gates = {"rnn": 1, "gru": 3, "lstm": 4}[preset]
+    net = models.build({"preset": preset, "kwargs": {"in_channels": 1, "num_classes": 10,
+                                                     "input_size": 40}})
+    # the paper's layout: one input per step, bidirectional, hidden 6, a Linear on all 40 steps
+    per_direction = gates * 6 * (1 + 6) + 2 * gates * 6
+    assert sum(p.data.size for p in net.parameters()) == 2 * per_direction + 40 * 12 * 10 + 10
+    assert net(cr.zeros(3, 1, 40)).shape == (3, 10)
+    rows = models.build({"preset": preset, "kwargs": {"in_channels": 2, "input_size": [5, 4],
+                                                      "readout": "last", "hidden": 3}})
+    assert rows.rnn.input_size == 8 and rows.linear.in_features == 6
+    assert rows(cr.zeros(2, 2, 5, 4)).shape == (2, 10)
+
+
+def test_recurrent_readout_last_is_the_final_states_of_both_directions():
+    cr.manual_seed(0)
+    net = models.gru(1, 4, 7, hidden=3, readout="last")
+    x = cr.randn(2, 1, 7)
+    _, h_n = net.rnn(x.transpose(1, 2))
+    expected = np.concatenate([h_n.data[0], h_n.data[1]], 1) @ net.linear.weight.data.T \
+        + net.linear.bias.data
+    np.testing.assert_allclose(net(x).data, expected, rtol=1e-5, atol=1e-6)
+    with pytest.raises(ValueError, match="readout must be 'all' or 'last'"):
+        models.gru(readout="mean")

@@ -33,6 +33,7 @@ OPTIMIZERS = tuple(OPTIMIZER_REGISTRY)  # the names of chainrule.optim.registry
 SECOND_ORDER = tuple(name for name, entry in OPTIMIZER_REGISTRY.items() if entry.closure)
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "exponential")
 MODELS = tuple(models.PRESETS)  # the presets of chainrule.models
+RECURRENT = ("rnn", "gru", "lstm")  # the presets that read their inputs as sequences
 
 # options that fix the shapes and kinds of state; a resumed run must keep them
 STRUCTURAL = ("dataset", "model", "hidden", "channels", "activation", "bias", "batch_norm",
@@ -171,7 +172,8 @@ def _widths(value):
 #: setting → its check (returns the normalized value or raises _Rejected with what it accepts)
 SETTINGS: dict[str, Callable] = {
     "dataset": _choice(DATASETS), "data_dir": _or_none(_text), "model": _choice(MODELS),
-    "hidden": _widths, "channels": _widths, "activation": _choice(tuple(ACTIVATIONS)),
+    "hidden": _widths, "channels": _widths,
+    "activation": _choice(tuple(ACTIVATIONS), optional=True),
     "bias": _or_none(_boolean), "init": _choice(tuple(models.INITS), optional=True),
     "optimizer": _choice(OPTIMIZERS),
     "lr": _real(lambda v: v > 0, "a finite number > 0 such as 0.01"),
@@ -250,6 +252,8 @@ def _combine(config: dict[str, Any], given: set[str], label: Callable[[str], str
     if model == "cnn" and config["hidden"] is not None and len(config["hidden"]) != 1:
         raise ConfigError(f"{label('hidden')}: cnn has one dense layer, so give one width "
                           "such as --hidden 128")
+    if model in RECURRENT:
+        _combine_recurrent(config, given, label, not_for)
     if config["dataset"] not in IDX_DATASETS:
         not_for("data_dir", f"{config['dataset']} is bundled; only {', '.join(IDX_DATASETS)} "
                 "read files from a data folder")
@@ -274,6 +278,26 @@ def _combine(config: dict[str, Any], given: set[str], label: Callable[[str], str
         if config["clip_grad_norm"] is not None:
             raise ConfigError(f"--clip-grad-norm works with first-order optimizers; "
                               f"{config['optimizer']} sets its own step length")
+
+
+def _combine_recurrent(config: dict[str, Any], given: set[str], label: Callable[[str], str],
+                       not_for: Callable[[str, str], None]) -> None:
+    """The rules of --model rnn, gru and lstm: one hidden size, no convolutions, no batch norm,
+    PyTorch's initialization; an RNN's activation is tanh (default) or relu."""
+    model = config["model"]
+    not_for("channels", f"{model} has no convolution channels (use --hidden for its size)")
+    not_for("batch_norm", f"{model} has no batch normalization")
+    not_for("init", f"{model}'s recurrent layer keeps PyTorch's initialization")
+    if config["hidden"] is not None and len(config["hidden"]) != 1:
+        raise ConfigError(f"{label('hidden')}: {model} has one hidden size, so give one such as "
+                          "--hidden 6")
+    if model != "rnn":
+        not_for("activation", f"{model}'s gates use sigmoid and tanh")
+    elif "activation" not in given:
+        config["activation"] = "tanh"
+    elif config["activation"] not in ("tanh", "relu"):
+        raise ConfigError(f"{label('activation')} {config['activation']}: an rnn's activation "
+                          "is tanh or relu")
 
 
 def resolve(explicit: dict[str, Any], from_file: dict[str, Any] | None = None,
@@ -324,7 +348,10 @@ def from_document(settings: Any, where: str) -> TrainConfig:
                           f"{', '.join(sorted(set(settings) - set(NAMES))) or 'none'}); "
                           "it is damaged or from another version: train the run again")
     config = _checked(settings, lambda key, value: f"{where}: {key} = {value!r}")
-    _combine(config, set(), lambda key: f"{where}: {key}")
+    # What a run recorded was chosen for it: a kept value (a cnn's --hidden) is not a default
+    # to reset, and a setting that did not apply was recorded as None.
+    recorded = {key for key, value in config.items() if value is not None}
+    _combine(config, recorded, lambda key: f"{where}: {key}")
     return TrainConfig(**config)
 
 

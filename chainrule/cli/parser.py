@@ -94,9 +94,10 @@ def _add_train(sub) -> None:
     add("--model", choices=settings.MODELS, help="the preset (default: cnn for images and "
         "signals, mlp for 2-D points)")
     add("--hidden", type=_int_list, metavar="W,W", help="mlp hidden widths (e.g. 100,100); cnn: "
-        "width of the dense layer")
+        "width of the dense layer; rnn/gru/lstm: the hidden size (default 6)")
     add("--channels", type=_int_list, metavar="C,C", help="cnn/resnet channels per stage")
-    add("--activation", choices=list(ACTIVATIONS), help="hidden activation (default relu)")
+    add("--activation", choices=list(ACTIVATIONS),
+        help="hidden activation (default relu; rnn: tanh or relu, default tanh)")
     add("--no-bias", dest="bias", action="store_false", help="layers without bias")
     add("--init", choices=models.INITS, help="weight initialization (default: PyTorch's)")
     add("--optimizer", choices=list(OPTIMIZERS), help="default adam; the second-order ones "

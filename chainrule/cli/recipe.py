@@ -13,7 +13,7 @@ import numpy as np
 
 from chainrule import nn, optim
 from chainrule.data import PCA, DataLoader, datasets, random_split, transforms
-from chainrule.cli.config import ConfigError, TrainConfig
+from chainrule.cli.config import RECURRENT, ConfigError, TrainConfig
 from chainrule.optim.registry import OPTIMIZERS as OPTIMIZER_REGISTRY
 
 __all__ = ["load_data", "raw_splits", "model_spec", "build_optimizer", "build_scheduler",
@@ -159,6 +159,13 @@ def model_spec(config: TrainConfig, input_shape: tuple, num_classes: int) -> dic
                           f"{config.dataset} has flat inputs of shape {input_shape}; use "
                           "--model mlp")
     size = list(input_shape[1:]) if len(input_shape) == 3 else int(input_shape[1])
+    if preset in RECURRENT:
+        kwargs = {"in_channels": int(input_shape[0]), "num_classes": num_classes,
+                  "input_size": size, "hidden": (config.hidden or [6])[0],
+                  "dropout": config.dropout, "bias": config.bias}
+        if preset == "rnn":
+            kwargs["activation"] = config.activation
+        return {"preset": preset, "kwargs": kwargs}
     kwargs = {"in_channels": int(input_shape[0]), "num_classes": num_classes,
               "input_size": size, **common}
     if preset == "cnn":

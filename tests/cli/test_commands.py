@@ -129,6 +129,12 @@ def test_every_optimizer(optimizer, tmp_path, no_plots, capsys):
     ["--dataset", "digits", "--model", "resnet", "--channels", "4,8", "--no-augment"],
     ["--dataset", "digits", "--hidden", "16", "--channels", "4,8", "--mixup"],
     ["--dataset", "mnist1d", "--model", "cnn", "--channels", "4", "--batch-size", "256"],
+    ["--dataset", "mnist1d", "--model", "gru", "--batch-size", "256"],
+    ["--dataset", "mnist1d", "--model", "lstm", "--hidden", "3", "--dropout", "0.2",
+     "--batch-size", "512"],
+    ["--dataset", "mnist1d", "--model", "rnn", "--activation", "relu", "--no-bias",
+     "--batch-size", "512"],
+    ["--dataset", "digits", "--model", "gru", "--hidden", "4", "--no-augment"],
 ])
 def test_options(options, tmp_path, no_plots):
     assert cli.main(["train", *QUICK, *options, "--out", str(tmp_path)]) == 0
@@ -368,3 +374,26 @@ def test_predict_warns_about_raw_digit_pixels(tmp_path, capsys):
     np.save(tmp_path / "raw.npy", raw)
     assert cli.main(["predict", str(out), str(tmp_path / "raw.npy")]) == 0
     assert "expects inputs scaled the same way" in capsys.readouterr().err
+
+
+def test_a_recurrent_run_resumes_exactly_and_is_evaluated_and_predicted(tmp_path, capsys,
+                                                                        no_plots):
+    options = ["train", "--dataset", "mnist1d", "--model", "gru", "--hidden", "3",
+               "--batch-size", "500", "--epochs", "2", "--quiet"]
+    assert cli.main([*options, "--out", str(tmp_path / "whole")]) == 0
+    assert cli.main([*options[:-3], "--epochs", "1", "--quiet", "--out",
+                     str(tmp_path / "split")]) == 0
+    assert cli.main(["train", "--resume", str(tmp_path / "split"), "--epochs", "2",
+                     "--quiet"]) == 0
+    whole, split = (cr.load(tmp_path / name / "model.safetensors") for name in ("whole", "split"))
+    assert "rnn.weight_hh_l0_reverse" in whole
+    for key in whole:
+        np.testing.assert_array_equal(split[key], whole[key], err_msg=key)
+    document = _document(tmp_path / "whole")
+    assert document["model"]["preset"] == "gru" and document["config"]["activation"] is None
+    capsys.readouterr()
+    assert cli.main(["evaluate", str(tmp_path / "whole")]) == 0
+    assert "gru on mnist1d" in capsys.readouterr().out
+    _, test = datasets.mnist1d()
+    np.save(tmp_path / "x.npy", np.stack([test[i][0] for i in range(4)]))
+    assert cli.main(["predict", str(tmp_path / "whole"), str(tmp_path / "x.npy")]) == 0
