@@ -121,3 +121,29 @@ def test_mpiexec_is_found_beside_this_python_first():
         assert found == str(beside)
     else:
         assert found is None or found.endswith("mpiexec")
+
+
+def test_fit_refuses_a_closure_optimizer_for_a_model_trained_in_several_processes():
+    from chainrule import optim
+    from chainrule.train import fit
+
+    class Wrapped(nn.Linear):  # what fit looks for in a DistributedDataParallel model
+        def average_over_processes(self, values, weights):
+            return values
+
+    model = Wrapped(2, 2)
+    with pytest.raises(ValueError, match="LBFGS searches along a line .* train it in one "
+                                         "process"):
+        fit(model, "cross_entropy", optim.LBFGS(model.parameters()),
+            [(cr.randn(4, 2), cr.tensor([0, 1, 0, 1]))], epochs=1)
+
+
+def test_the_command_line_keeps_second_order_optimizers_in_one_process():
+    from chainrule.cli import config, parallel
+
+    processes = parallel.Processes()
+    processes.check(config.resolve({"dataset": "moons", "optimizer": "lbfgs"}))  # one: fine
+    processes.size = 2
+    with pytest.raises(config.UsageError, match="--optimizer lbfgs trains full batch"):
+        processes.check(config.resolve({"dataset": "moons", "optimizer": "lbfgs"}))
+    processes.check(config.resolve({"dataset": "moons", "optimizer": "adam"}))
