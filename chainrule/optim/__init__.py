@@ -2,7 +2,8 @@
 
 First-order: ``SGD``, ``Adagrad``, ``RMSprop``, ``Adam``, ``AdamW`` — ``optimizer.step()`` after
 ``loss.backward()``. Second-order, on the flat parameter vector, with a closure:
-``LBFGS``, ``BFGS``, ``Newton``, ``NewtonCG`` — ``optimizer.step(closure)``. Schedules live in
+``LBFGS``, ``BFGS``, ``Newton``, ``NewtonCG``, ``GaussNewton`` — ``optimizer.step(closure)``
+(``GaussNewton``'s closure returns ``(loss, output)``). Schedules live in
 ``chainrule.optim.lr_scheduler``; the optimizers that can be chosen by name (the command line,
 the lab) in ``chainrule.optim.registry``.
 
@@ -26,7 +27,8 @@ from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.bfgs import BFGS
 from chainrule.optim.newton import Newton, NewtonCG
-from chainrule.optim import lr_scheduler, line_search, registry
+from chainrule.optim.gauss_newton import GaussNewton
+from chainrule.optim import lr_scheduler, line_search, registry, trust_region
 
 __all__ = ["Optimizer", "SGD", "Adagrad", "RMSprop", "Adam", "AdamW", "LBFGS", "BFGS", "Newton",
-           "NewtonCG", "lr_scheduler", "line_search", "registry"]
+           "NewtonCG", "GaussNewton", "lr_scheduler", "line_search", "registry", "trust_region"]

@@ -69,6 +69,24 @@ def directional_evaluate(closure: Callable, params: list[Tensor], x: list[np.nda
     return loss, flat_grad
 
 
+def evaluate_at(closure: Callable, params: list[Tensor], step: np.ndarray) -> float:
+    """The loss at θ + step (a trial step); the parameters are put back exactly afterwards.
+
+    Their version counters are put back too: the values are bit for bit the ones the graph of
+    the current step saved, so that graph (still needed for more Hessian-vector products after
+    a rejected trial) stays valid.
+    """
+    saved = clone_params(params)
+    versions = [p._version for p in params]
+    add_to_params(params, 1.0, step)
+    try:
+        return float(closure())
+    finally:
+        set_params(params, saved)
+        for p, version in zip(params, versions):
+            p._version = version
+
+
 def hessian_vector_product(grads: list[Tensor], params: list[Tensor],
                            vector: np.ndarray) -> np.ndarray:
     """H·v for flat ``vector`` by double backward through ``grads`` (gradients that carry their

@@ -1,5 +1,11 @@
 """Newton's method (exact Hessian) and Newton-CG (Hessian-free, by Hessian-vector products).
 
+Each takes a fixed damping (θ ← θ + lr·d with (H + λI)·d = −g, λ raised until H + λI is
+positive definite), an optional line search, or ``adaptive_damping=True``: the
+Levenberg–Marquardt trust region of ``chainrule.optim.trust_region``, which accepts a step only
+when the loss goes down and adapts λ from how well the quadratic model predicted it — the rule
+that lets Newton train a network. ``Newton(saddle_free=True)`` steps along |H| instead of H.
+
 Both take the same closure as ``LBFGS`` (zero the gradients, compute the loss, ``backward()``,
 return the loss) and get second derivatives from it without asking for more: the closure is
 called inside ``chainrule.autograd.engine.backward_options(create_graph=True)``, which makes its
@@ -14,43 +20,17 @@ from typing import Callable
 
 import numpy as np
 
+from chainrule.autograd.batched import hessian_matrix
 from chainrule.autograd.engine import backward_options
 from chainrule.autograd.grad_mode import enable_grad, no_grad
-from chainrule.optim import _flat
+from chainrule.optim import _flat, trust_region
 from chainrule.optim._flat import FlatOptimizer
 from chainrule.optim.line_search import strong_wolfe
 from chainrule.optim.optimizer import ParamsT, check_int, check_number
+from chainrule.optim.trust_region import CGModel, DenseModel, conjugate_gradient, damped_direction
 from chainrule.tensor import Tensor
 
-
-def _damped_newton_direction(hessian: np.ndarray, flat_grad: np.ndarray,
-                             damping: float) -> tuple[np.ndarray, float]:
-    """Solve (H + λI)·d = −g, raising λ (×10 from a small value, Levenberg–Marquardt style)
-    until H + λI is positive definite, so that d is a descent direction. Returns (d, λ).
-
-    When λ had to be raised, the first value that passes may leave H + λI nearly singular (a
-    huge step), so it is raised once more: if Cholesky succeeded at λ but failed at λ/10, the
-    smallest eigenvalue of H lies in (−λ, −λ/10], and that of H + 10λ·I is above 9λ.
-    """
-    size = flat_grad.size
-    if not (np.isfinite(hessian).all() and np.isfinite(flat_grad).all()):
-        raise FloatingPointError("Newton: the gradient or the Hessian has non-finite entries "
-                                 "(inf or nan); lower lr or check the loss")
-    start = 1e-8 * max(1.0, float(np.abs(np.diag(hessian)).max(initial=0.0)))
-    identity = np.eye(size, dtype=hessian.dtype)
-    raised = False
-    for _ in range(100):
-        try:
-            factor = np.linalg.cholesky(hessian + damping * identity)
-        except np.linalg.LinAlgError:
-            damping, raised = (damping * 10 if damping > 0 else start), True
-            continue
-        if raised:
-            damping *= 10
-            factor = np.linalg.cholesky(hessian + damping * identity)
-        z = np.linalg.solve(factor, -flat_grad)  # L·z = −g, then Lᵀ·d = z
-        return np.linalg.solve(factor.T, z), damping
-    raise FloatingPointError(f"Newton: H + λI is not positive definite even for λ = {damping:g}")
+__all__ = ["Newton", "NewtonCG", "conjugate_gradient"]
 
 
 def _closure_with_graph(closure: Callable):
@@ -72,13 +52,46 @@ class _SecondOrder(FlatOptimizer):
     def _validate(self, options: dict) -> None:
         super()._validate(options)
         check_number("damping", options["damping"], low=0.0)
+        check_int("max_tries", options["max_tries"], 1)
         if options["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"Invalid line_search_fn: {options['line_search_fn']!r}; expected "
                              "None or 'strong_wolfe'")
+        if not isinstance(options["adaptive_damping"], bool):
+            raise TypeError(f"adaptive_damping must be True or False, got "
+                            f"{options['adaptive_damping']!r}")
+        if options["adaptive_damping"] and options["line_search_fn"] is not None:
+            raise ValueError("adaptive_damping=True already chooses the step (a trust region); "
+                             "use it without line_search_fn, or line_search_fn without it")
 
     def _direction(self, grads: list, active: list[Tensor], flat_grad: np.ndarray,
                    group: dict, state: dict) -> np.ndarray:
+        """The step direction for a fixed damping."""
         raise NotImplementedError
+
+    def _model(self, grads: list, active: list[Tensor], flat_grad: np.ndarray,
+               group: dict, state: dict):
+        """The quadratic model (``trust_region.DenseModel`` or ``CGModel``) for adaptive
+        damping."""
+        raise NotImplementedError
+
+    def _damped_step(self, closure: Callable, loss, grads: list, active: list[Tensor],
+                     flat_grad: np.ndarray, group: dict, state: dict) -> None:
+        """One Levenberg–Marquardt step (``trust_region.damped_step``); no step when every
+        trial raised the loss."""
+        state.setdefault("damping", float(group["damping"]))
+        model = self._model(grads, active, flat_grad, group, state)
+        plain_closure = enable_grad()(closure)
+
+        def evaluate(step: np.ndarray) -> float:
+            state["func_evals"] += 1
+            return _flat.evaluate_at(plain_closure, active, step)
+
+        step = trust_region.damped_step(model, float(loss), evaluate, state,
+                                        float(group["lr"]), group["max_tries"])
+        if isinstance(model, CGModel):
+            state["cg_iters"] = model.products
+        if step is not None:
+            _flat.add_to_params(active, 1.0, step)
 
     @no_grad()
     def step(self, closure: Callable | None = None):
@@ -101,50 +114,76 @@ class _SecondOrder(FlatOptimizer):
             if active:
                 grads = [p.grad for p in active]
                 flat_grad = _flat.gather_flat_grad(active).astype(np.float64)
-                direction = self._direction(grads, active, flat_grad, group, state)
-                del grads
-                _release_graph(self._params)
-                step_size = float(group["lr"])
-                if group["line_search_fn"] == "strong_wolfe" and flat_grad.dot(direction) < 0:
-                    plain_closure = enable_grad()(closure)
-
-                    def obj_func(x, t, d):
-                        return _flat.directional_evaluate(plain_closure, active, x, t, d)
-
-                    _, _, step_size, evaluations = strong_wolfe(
-                        obj_func, _flat.clone_params(active), step_size, direction,
-                        float(loss), flat_grad, flat_grad.dot(direction))
-                    state["func_evals"] += evaluations
-                _flat.add_to_params(active, float(step_size), direction)
+                if group["adaptive_damping"]:
+                    self._damped_step(closure, loss, grads, active, flat_grad, group, state)
+                else:
+                    self._fixed_step(closure, loss, grads, active, flat_grad, group, state)
         finally:
             _release_graph(self._params)
         state["n_iter"] += 1
         return loss
 
+    def _fixed_step(self, closure: Callable, loss, grads: list, active: list[Tensor],
+                    flat_grad: np.ndarray, group: dict, state: dict) -> None:
+        """θ ← θ + lr·d for the fixed-damping direction, or a line search along it."""
+        direction = self._direction(grads, active, flat_grad, group, state)
+        del grads
+        _release_graph(self._params)
+        step_size = float(group["lr"])
+        if group["line_search_fn"] == "strong_wolfe" and flat_grad.dot(direction) < 0:
+            plain_closure = enable_grad()(closure)
+
+            def obj_func(x, t, d):
+                return _flat.directional_evaluate(plain_closure, active, x, t, d)
+
+            _, _, step_size, evaluations = strong_wolfe(
+                obj_func, _flat.clone_params(active), step_size, direction,
+                float(loss), flat_grad, flat_grad.dot(direction))
+            state["func_evals"] += evaluations
+        _flat.add_to_params(active, float(step_size), direction)
+
 
 class Newton(_SecondOrder):
     r"""Newton's method with the exact Hessian: θ ← θ + lr·d, (H + λI)·d = −g.
 
-    The Hessian H of the loss with respect to all parameters (flattened) is built row by row by
-    double backward, one backward pass per parameter; the system is solved by Cholesky. When
-    H + λI is not positive definite (a saddle or a maximum nearby), λ is raised ×10 from a small
-    value until it is, and once more for a safety margin (Levenberg–Marquardt), so the step
-    never goes uphill. On a convex quadratic
-    with lr=1 and damping=0 it reaches the minimum in one step. The cost (n backward passes and
-    an n×n matrix per step) limits it to small models: above ``max_params`` use ``NewtonCG``.
+    The Hessian H of the loss with respect to all parameters (flattened) is built by double
+    backward, many rows per pass (``chainrule.autograd.batched.hessian_matrix``). Three ways to
+    choose λ:
 
-    The closure zeroes the gradients, computes the loss, calls ``backward()`` and returns the
-    loss, exactly as for ``LBFGS``; see the module docstring for how the Hessian is obtained.
+    - fixed (default): λ = ``damping``; when H + λI is not positive definite (a saddle or a
+      maximum nearby) λ is raised ×10 from a small value until it is, and once more for a margin,
+      so the direction always descends. On a convex quadratic with lr=1 and damping=0 it reaches
+      the minimum in one step. ``line_search_fn="strong_wolfe"`` searches along it.
+    - ``adaptive_damping=True``: Levenberg–Marquardt as a trust region
+      (``chainrule.optim.trust_region``), starting from λ = ``damping``: a step is kept only if
+      the loss went down, and λ shrinks or grows with how well the quadratic model predicted
+      the change. This is what trains a network: far from a minimum it takes short, safe
+      steps; near one λ → 0 and the convergence is quadratic.
+    - ``saddle_free=True`` (with adaptive damping): the step uses |H| = Q|Λ|Qᵀ (Dauphin et al.,
+      2014), so negative curvature is followed downhill; it needs an eigendecomposition per
+      step (small models).
+
+    The cost (an n×n matrix per step) limits Newton to small models: above ``max_params`` use
+    ``NewtonCG`` or ``GaussNewton(solver="cg")``. The closure zeroes the gradients, computes the
+    loss, calls ``backward()`` and returns the loss, exactly as for ``LBFGS``; see the module
+    docstring for how the Hessian is obtained.
 
     Args:
         params: the tensors to optimize (a single group).
         lr: step size along the Newton direction (default 1).
-        damping: λ ≥ 0 added to the Hessian's diagonal at every step (default 0).
+        damping: λ ≥ 0: fixed, or the first λ of the adaptive rule (default 0).
         max_params: refuse more parameters than this (default 2000).
         line_search_fn: None (step lr) or ``"strong_wolfe"`` (search along the direction from
-            t = lr; safer far from a minimum, e.g. for a non-convex network).
+            t = lr), with fixed damping.
+        adaptive_damping: the Levenberg–Marquardt trust region (default False).
+        saddle_free: use |H| instead of H (needs ``adaptive_damping=True``; default False).
+        max_tries: with adaptive damping, trial steps per step before giving up (default 10).
+        chunk_size: Hessian rows computed together per batched pass (None: chosen from the
+            size of the graph's arrays).
 
-    State (``state[params[0]]``): n_iter, func_evals, damping (the λ of the last step).
+    State (``state[params[0]]``): n_iter, func_evals, damping (the λ of the last step); with
+    adaptive damping also rho (actual over predicted reduction of the last trial), trials,
+    accepted, nu.
 
     Example:
         >>> import chainrule as cr
@@ -161,32 +200,45 @@ class Newton(_SecondOrder):
     """
 
     def __init__(self, params: ParamsT, lr: float = 1.0, damping: float = 0.0,
-                 max_params: int = 2000, line_search_fn: str | None = None):
+                 max_params: int = 2000, line_search_fn: str | None = None,
+                 adaptive_damping: bool = False, saddle_free: bool = False,
+                 max_tries: int = 10, chunk_size: int | None = None):
         check_int("max_params", max_params, 1)
-        super().__init__(params, dict(lr=lr, damping=damping, line_search_fn=line_search_fn))
+        if chunk_size is not None:
+            check_int("chunk_size", chunk_size, 1)
+        if not isinstance(saddle_free, bool):
+            raise TypeError(f"saddle_free must be True or False, got {saddle_free!r}")
+        if saddle_free and not adaptive_damping:
+            raise ValueError("saddle_free=True needs adaptive_damping=True: the step along |H| "
+                             "is only safe inside the trust region")
+        super().__init__(params, dict(lr=lr, damping=damping, line_search_fn=line_search_fn,
+                                      adaptive_damping=adaptive_damping, saddle_free=saddle_free,
+                                      max_tries=max_tries))
+        self.chunk_size = chunk_size
         size = self._numel()
         if size > max_params:
             raise ValueError(
-                f"Newton builds the full {size}×{size} Hessian for these {size} parameters "
-                f"({size} backward passes per step), more than max_params={max_params}; use "
-                "NewtonCG (Hessian-free, by Hessian-vector products) or LBFGS instead, or raise "
+                f"Newton builds the full {size}×{size} Hessian for these {size} parameters, "
+                f"more than max_params={max_params}; use NewtonCG (Hessian-free, by "
+                "Hessian-vector products), GaussNewton(solver='cg') or LBFGS instead, or raise "
                 "max_params"
             )
 
+    def hessian(self, grads: list, active: list[Tensor]) -> np.ndarray:
+        """The Hessian of the loss whose graph-carrying gradients are ``grads``, over the flat
+        vector of ``active`` (float64, symmetric)."""
+        return hessian_matrix(grads, active, chunk_size=self.chunk_size)
+
     def _direction(self, grads: list, active: list[Tensor], flat_grad: np.ndarray,
                    group: dict, state: dict) -> np.ndarray:
-        """The damped Newton direction from the exact Hessian (one HVP per unit vector)."""
-        size = flat_grad.size
-        hessian = np.empty((size, size), dtype=np.float64)
-        unit = np.zeros(size, dtype=np.float64)
-        for k in range(size):
-            unit[k] = 1.0
-            hessian[k] = _flat.hessian_vector_product(grads, active, unit)
-            unit[k] = 0.0
-        hessian = 0.5 * (hessian + hessian.T)
-        direction, state["damping"] = _damped_newton_direction(hessian, flat_grad,
-                                                               float(group["damping"]))
+        """The damped Newton direction from the exact Hessian."""
+        direction, state["damping"] = damped_direction(
+            self.hessian(grads, active), flat_grad, float(group["damping"]))
         return direction
+
+    def _model(self, grads: list, active: list[Tensor], flat_grad: np.ndarray,
+               group: dict, state: dict) -> DenseModel:
+        return DenseModel(self.hessian(grads, active), flat_grad, absolute=group["saddle_free"])
 
 
 class NewtonCG(_SecondOrder):
@@ -197,7 +249,8 @@ class NewtonCG(_SecondOrder):
     too large for ``Newton``. CG stops when ‖r‖ ≤ cg_tol·‖g‖, after ``max_cg_iter`` iterations,
     or on meeting a direction of non-positive curvature pᵀ(H + λI)p ≤ 0 (truncated Newton): it
     then keeps the direction found so far (the steepest-descent direction −g if that happens
-    at once), so the step is a descent direction. Then θ ← θ + lr·d.
+    at once), so the step is a descent direction. Then θ ← θ + lr·d, a line search along d, or
+    with ``adaptive_damping=True`` the Levenberg–Marquardt trust region (see ``Newton``).
 
     The closure is the one ``LBFGS`` takes (zero grads, loss, ``backward()``, return loss); see
     the module docstring for how the Hessian-vector products are obtained from it.
@@ -205,14 +258,17 @@ class NewtonCG(_SecondOrder):
     Args:
         params: the tensors to optimize (a single group).
         lr: step size along the direction (default 1).
-        max_cg_iter: most CG iterations (Hessian-vector products) per step (default 50).
+        max_cg_iter: most CG iterations (Hessian-vector products) per solve (default 50).
         cg_tol: relative residual at which CG stops (default 1e-5).
-        damping: λ ≥ 0 added to the Hessian's diagonal (default 0); some damping and a line
-            search keep steps on a non-convex network from overshooting.
+        damping: λ ≥ 0 added to the Hessian's diagonal, fixed or the first adaptive λ
+            (default 0).
         line_search_fn: None (step lr) or ``"strong_wolfe"`` (search along the direction from
-            t = lr).
+            t = lr), with fixed damping.
+        adaptive_damping: the Levenberg–Marquardt trust region (default False).
+        max_tries: with adaptive damping, trial steps per step (default 10).
 
-    State (``state[params[0]]``): n_iter, func_evals, cg_iters (of the last step).
+    State (``state[params[0]]``): n_iter, func_evals, cg_iters (Hessian-vector products of the
+    last step); with adaptive damping also damping, rho, trials, accepted, nu.
 
     Example:
         >>> import chainrule as cr
@@ -229,9 +285,11 @@ class NewtonCG(_SecondOrder):
     """
 
     def __init__(self, params: ParamsT, lr: float = 1.0, max_cg_iter: int = 50,
-                 cg_tol: float = 1e-5, damping: float = 0.0, line_search_fn: str | None = None):
+                 cg_tol: float = 1e-5, damping: float = 0.0, line_search_fn: str | None = None,
+                 adaptive_damping: bool = False, max_tries: int = 10):
         super().__init__(params, dict(lr=lr, max_cg_iter=max_cg_iter, cg_tol=cg_tol,
-                                      damping=damping, line_search_fn=line_search_fn))
+                                      damping=damping, line_search_fn=line_search_fn,
+                                      adaptive_damping=adaptive_damping, max_tries=max_tries))
 
     def _validate(self, options: dict) -> None:
         super()._validate(options)
@@ -251,35 +309,9 @@ class NewtonCG(_SecondOrder):
                                                           float(group["cg_tol"]))
         return direction
 
+    def _model(self, grads: list, active: list[Tensor], flat_grad: np.ndarray,
+               group: dict, state: dict) -> CGModel:
+        def hvp(vector: np.ndarray) -> np.ndarray:
+            return _flat.hessian_vector_product(grads, active, vector).astype(np.float64)
 
-def conjugate_gradient(hvp: Callable[[np.ndarray], np.ndarray], flat_grad: np.ndarray,
-                       max_iter: int, tol: float) -> tuple[np.ndarray, int]:
-    """Approximately solve H·d = −g by CG, stopping at non-positive curvature.
-
-    Returns (d, number of Hessian-vector products). d is −g when the very first direction has
-    non-positive curvature, and 0 when g = 0.
-    """
-    direction = np.zeros_like(flat_grad)
-    residual = -flat_grad
-    search = residual.copy()
-    rs = residual.dot(residual)
-    threshold = tol * np.sqrt(rs)
-    if rs == 0:
-        return direction, 0
-    for iteration in range(1, max_iter + 1):
-        product = hvp(search)
-        curvature = search.dot(product)
-        if curvature <= 0:
-            if iteration == 1:
-                direction = -flat_grad
-            return direction, iteration
-        alpha = rs / curvature
-        direction += alpha * search
-        residual -= alpha * product
-        rs_new = residual.dot(residual)
-        if np.sqrt(rs_new) <= threshold:
-            return direction, iteration
-        search *= rs_new / rs
-        search += residual
-        rs = rs_new
-    return direction, max_iter
+        return CGModel(hvp, flat_grad, group["max_cg_iter"], float(group["cg_tol"]))

@@ -340,6 +340,8 @@ def _plain_step(state: FitState, inputs: Any, target: Any, after_backward: list)
 
 def _closure_step(state: FitState, inputs: Any, target: Any, after_backward: list):
     first: list = []
+    # GaussNewton needs the output too (where the network ends and the loss begins)
+    with_output = bool(getattr(state.optimizer, "closure_returns_output", False))
 
     def closure():
         state.optimizer.zero_grad()
@@ -352,7 +354,7 @@ def _closure_step(state: FitState, inputs: Any, target: Any, after_backward: lis
         state.loss_tensor = loss
         for callback in after_backward:
             callback.on_after_backward(state)
-        return objective
+        return (objective, output) if with_output else objective
 
     state.optimizer.step(closure)
     if not first:
