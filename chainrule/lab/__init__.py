@@ -30,7 +30,7 @@ from typing import Sequence
 
 from chainrule.lab import (
     activations, backprop, benchmark, exploding, losses, optimizers, overfitting, pretraining,
-    vanishing,
+    recurrent, vanishing,
 )
 from chainrule.lab._common import Result, Table, Timer, seed_everything
 from chainrule.lab.report import write_report
@@ -41,7 +41,7 @@ __all__ = ["MODULES", "EXPERIMENTS", "run", "run_all", "add_arguments", "run_fro
 #: The registry of the experiments: name → module, in the order of the chapter.
 MODULES: dict[str, ModuleType] = {module.__name__.rpartition(".")[2]: module for module in (
     activations, backprop, vanishing, exploding, losses, optimizers, overfitting, pretraining,
-    benchmark,
+    recurrent, benchmark,
 )}
 
 #: name → the experiment's one-line title (its module's ``TITLE``), in the same order.

@@ -15,7 +15,8 @@ def test_arguments_and_defaults():
     with pytest.raises(SystemExit):
         parser.parse_args(["nonsense"])
     assert set(lab.EXPERIMENTS) == {"activations", "backprop", "vanishing", "exploding", "losses",
-                                    "optimizers", "overfitting", "pretraining", "benchmark"}
+                                    "optimizers", "overfitting", "pretraining", "recurrent",
+                                    "benchmark"}
     with pytest.raises(ValueError, match="unknown lab experiment 'nope'"):
         lab.run("nope")
 
