@@ -31,6 +31,8 @@ DATASETS = ("digits", "mnist1d", "mnist", "fashion-mnist", "spirals", "moons")
 IDX_DATASETS = ("mnist", "fashion-mnist")
 OPTIMIZERS = tuple(OPTIMIZER_REGISTRY)  # the names of chainrule.optim.registry
 SECOND_ORDER = tuple(name for name, entry in OPTIMIZER_REGISTRY.items() if entry.closure)
+#: what the second-order optimizers get unless told otherwise: full batch (0), 30 iterations
+SECOND_ORDER_DEFAULTS = {"batch_size": 0, "epochs": 30, "scheduler": "none"}
 SCHEDULERS = ("none", "step", "cosine", "onecycle", "plateau", "exponential")
 MODELS = tuple(models.PRESETS)  # the presets of chainrule.models
 RECURRENT = ("rnn", "gru", "lstm")  # the presets that read their inputs as sequences
@@ -325,8 +327,12 @@ def resolve(explicit: dict[str, Any], from_file: dict[str, Any] | None = None,
         same = config["optimizer"] == DEFAULTS["optimizer"]
         config["lr"] = tuned if tuned is not None and same else \
             OPTIMIZER_REGISTRY[config["optimizer"]].lr
-    if config["optimizer"] in SECOND_ORDER and "batch_size" not in given:
-        config["batch_size"] = 0  # full batch: line searches need the same loss every call
+    if config["optimizer"] in SECOND_ORDER:
+        # full batch: line searches and trust regions need the same loss every call; an epoch
+        # is then one iteration, and the step length is the method's own (no schedule)
+        for key, value in SECOND_ORDER_DEFAULTS.items():
+            if key not in given:
+                config[key] = value
     _combine(config, set(given), lambda key: flag(key) if key in explicit
              else f"in {file}: {key}")
     return TrainConfig(**config)

@@ -101,7 +101,8 @@ def _add_train(sub) -> None:
     add("--no-bias", dest="bias", action="store_false", help="layers without bias")
     add("--init", choices=models.INITS, help="weight initialization (default: PyTorch's)")
     add("--optimizer", choices=list(OPTIMIZERS), help="default adam; the second-order ones "
-        "(lbfgs, bfgs, newton, newton-cg where offered) train full-batch")
+        "(lbfgs, bfgs, newton, newton-cg, gauss-newton) train full-batch: one iteration per "
+        "epoch, 30 epochs, no schedule, unless told otherwise")
     add("--lr", type=_number, help="learning rate (default per optimizer, adam 0.003)")
     add("--batch-size", type=_count, help="samples per batch, 0 = full batch (default 32)")
     add("--epochs", type=_count, help="epochs to train (default 30 on digits)")

@@ -20,8 +20,7 @@ __all__ = ["load_data", "raw_splits", "model_spec", "build_optimizer", "build_sc
            "make_loaders", "Projection", "input_statistics"]
 
 # what full-batch training of the command line's models wants beyond the registry's options
-FULL_BATCH_OPTIONS: dict[str, dict[str, Any]] = {"lbfgs": {"history_size": 20},
-                                                 "newton": {"damping": 1e-3}}
+FULL_BATCH_OPTIONS: dict[str, dict[str, Any]] = {"lbfgs": {"history_size": 20}}
 
 
 # ---------------------------------------------------------------------- data
@@ -190,13 +189,15 @@ def build_optimizer(config: TrainConfig, model: nn.Module):
         if "max_params" not in str(error):
             raise ConfigError(f"--optimizer {name}: {error}") from None
         count = sum(p.data.size for p in parameters)
-        alternatives = [n for n in ("lbfgs", "newton-cg") if n in OPTIMIZER_REGISTRY]
-        limit = inspect.signature(entry.cls).parameters["max_params"].default
+        alternatives = [n for n in ("lbfgs", "newton-cg", "gauss-newton")
+                        if n in OPTIMIZER_REGISTRY]
+        limit = entry.options.get(
+            "max_params", inspect.signature(entry.cls).parameters["max_params"].default)
         raise ConfigError(
             f"--optimizer {name} keeps an n x n matrix and takes at most {limit:,} "
-            f"parameters, but this "
-            f"{config.model} has {count:,}; choose --optimizer {' or '.join(alternatives)}, or "
-            "a smaller model (--model mlp --hidden 8)") from None
+            f"parameters, but this {config.model} has {count:,}; choose --optimizer "
+            f"{', '.join(alternatives[:-1])} or {alternatives[-1]} (matrix-free), or a smaller "
+            "model (--model mlp --hidden 8)") from None
 
 
 def build_scheduler(config: TrainConfig, optimizer, steps_per_epoch: int):

@@ -24,7 +24,7 @@ from chainrule.tensor import Tensor
 
 __all__ = ["GaussNewton", "gauss_newton_matrix"]
 
-SOLVERS = ("direct", "cg")
+SOLVERS = ("auto", "direct", "cg")
 
 
 def gauss_newton_matrix(loss: Tensor, output: Tensor, params: list[Tensor],
@@ -112,6 +112,7 @@ class GaussNewton(FlatOptimizer):
       Cholesky: for small models (≤ ``max_params``).
     - ``solver="cg"`` never forms G: conjugate gradient on products G·v, three backward passes
       each (Hessian-free optimization, Martens 2010), for larger models.
+    - ``solver="auto"`` (default): direct up to ``max_params`` parameters, CG above.
 
     λ adapts by the trust-region rule of ``chainrule.optim.trust_region`` (the default,
     ``adaptive_damping=True``: a step is kept only if the loss went down), or stays ``damping``.
@@ -126,8 +127,9 @@ class GaussNewton(FlatOptimizer):
         lr: step size along the direction (default 1).
         damping: λ ≥ 0, the first λ of the adaptive rule or the fixed one (default 1e-3).
         adaptive_damping: the Levenberg–Marquardt trust region (default True).
-        solver: ``"direct"`` or ``"cg"`` (default ``"direct"``).
-        max_params: with ``solver="direct"``, refuse more parameters (default 5000).
+        solver: ``"auto"``, ``"direct"`` or ``"cg"`` (default ``"auto"``).
+        max_params: the most parameters ``"direct"`` takes (default 2000); ``"auto"`` switches
+            to CG above it.
         max_cg_iter: with ``"cg"``, most products G·v per solve (default 50).
         cg_tol: with ``"cg"``, the relative residual at which CG stops (default 1e-5).
         max_tries: with adaptive damping, trial steps per step (default 10).
@@ -157,7 +159,7 @@ class GaussNewton(FlatOptimizer):
     closure_returns_output = True
 
     def __init__(self, params: ParamsT, lr: float = 1.0, damping: float = 1e-3,
-                 adaptive_damping: bool = True, solver: str = "direct", max_params: int = 5000,
+                 adaptive_damping: bool = True, solver: str = "auto", max_params: int = 2000,
                  max_cg_iter: int = 50, cg_tol: float = 1e-5, max_tries: int = 10,
                  chunk_size: int | None = None):
         check_int("max_params", max_params, 1)
@@ -168,7 +170,9 @@ class GaussNewton(FlatOptimizer):
                                       max_tries=max_tries))
         self.chunk_size = chunk_size
         size = self._numel()
-        if solver == "direct" and size > max_params:
+        if solver == "auto":
+            self.param_groups[0]["solver"] = "direct" if size <= max_params else "cg"
+        elif solver == "direct" and size > max_params:
             raise ValueError(
                 f"GaussNewton(solver='direct') builds the {size}×{size} Gauss–Newton matrix for "
                 f"these {size} parameters, more than max_params={max_params}; use "

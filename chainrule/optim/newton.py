@@ -214,7 +214,7 @@ class Newton(_SecondOrder):
         super().__init__(params, dict(lr=lr, damping=damping, line_search_fn=line_search_fn,
                                       adaptive_damping=adaptive_damping, saddle_free=saddle_free,
                                       max_tries=max_tries))
-        self.chunk_size = chunk_size
+        self.chunk_size, self.max_params = chunk_size, max_params
         size = self._numel()
         if size > max_params:
             raise ValueError(

@@ -21,6 +21,7 @@ from chainrule.optim._flat import FlatOptimizer
 from chainrule.optim.adagrad import Adagrad
 from chainrule.optim.adam import Adam, AdamW
 from chainrule.optim.bfgs import BFGS
+from chainrule.optim.gauss_newton import GaussNewton
 from chainrule.optim.lbfgs import LBFGS
 from chainrule.optim.newton import Newton, NewtonCG
 from chainrule.optim.optimizer import Optimizer, ParamsT
@@ -74,8 +75,12 @@ OPTIMIZERS: dict[str, OptimizerEntry] = {entry.name: entry for entry in (
     OptimizerEntry("adamw", AdamW, 3e-3, "AdamW"),
     OptimizerEntry("lbfgs", LBFGS, 1.0, "L-BFGS", {"line_search_fn": "strong_wolfe"}),
     OptimizerEntry("bfgs", BFGS, 1.0, "BFGS"),
-    OptimizerEntry("newton", Newton, 1.0, "Newton"),
-    OptimizerEntry("newton-cg", NewtonCG, 1.0, "Newton-CG"),
+    # the second-order methods descend on networks with the Levenberg–Marquardt trust region
+    OptimizerEntry("newton", Newton, 1.0, "Newton",
+                   {"adaptive_damping": True, "damping": 1e-3, "max_params": 5000}),
+    OptimizerEntry("newton-cg", NewtonCG, 1.0, "Newton-CG",
+                   {"adaptive_damping": True, "damping": 1e-3, "max_cg_iter": 100}),
+    OptimizerEntry("gauss-newton", GaussNewton, 1.0, "Gauss-Newton"),
 )}
 
 

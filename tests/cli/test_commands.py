@@ -17,6 +17,7 @@ from chainrule import cli, models
 from chainrule.data.datasets import write_idx
 from chainrule.cli import commands, config
 from chainrule.data import datasets
+from chainrule.optim.registry import OPTIMIZERS as OPTIMIZER_REGISTRY
 from chainrule.train import read_checkpoint
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -103,15 +104,28 @@ def test_predict_writes_classes_and_probabilities(moons_run, tmp_path, capsys):
     assert "takes samples of shape (2,)" in capsys.readouterr().err
 
 
-@pytest.mark.parametrize("optimizer", ["sgd", "momentum", "nesterov", "adagrad", "rmsprop",
-                                       "adam", "adamw", "lbfgs", "bfgs", "newton"])
+@pytest.mark.parametrize("optimizer", list(OPTIMIZER_REGISTRY))
 def test_every_optimizer(optimizer, tmp_path, no_plots, capsys):
     args = ["train", *QUICK, "--optimizer", optimizer, "--hidden", "4", "--out", str(tmp_path)]
     assert cli.main(args) == 0
     assert "test accuracy" in capsys.readouterr().out
     config = json.loads((tmp_path / "config.json").read_text())["config"]
     assert config["optimizer"] == optimizer
-    assert config["batch_size"] == (0 if optimizer in ("lbfgs", "bfgs", "newton") else 32)
+    second_order = OPTIMIZER_REGISTRY[optimizer].closure
+    assert config["batch_size"] == (0 if second_order else 32)
+    assert config["scheduler"] == ("none" if second_order else "cosine")
+
+
+def test_second_order_defaults_yield_to_what_the_user_gives(tmp_path, no_plots):
+    args = ["train", "--dataset", "moons", "--optimizer", "gauss-newton", "--hidden", "4",
+            "--quiet"]
+    assert cli.main([*args, "--out", str(tmp_path / "a")]) == 0
+    config = json.loads((tmp_path / "a" / "config.json").read_text())["config"]
+    assert (config["batch_size"], config["epochs"], config["scheduler"]) == (0, 30, "none")
+    assert cli.main([*args, "--epochs", "2", "--batch-size", "50", "--scheduler", "step",
+                     "--out", str(tmp_path / "b")]) == 0
+    config = json.loads((tmp_path / "b" / "config.json").read_text())["config"]
+    assert (config["batch_size"], config["epochs"], config["scheduler"]) == (50, 2, "step")
 
 
 @pytest.mark.parametrize("options", [
@@ -211,7 +225,7 @@ def test_wrong_input_is_one_line_and_status_2(tmp_path, capsys, moons_run, monke
     line = _error(capsys, "train", "--dataset", "moons", "--model", "cnn")
     assert "needs images" in line
     line = _error(capsys, "train", "--optimizer", "newton", "--epochs", "1")
-    assert "at most 2,000 parameters" in line and "--optimizer lbfgs" in line
+    assert "at most 5,000 parameters" in line and "--optimizer lbfgs, newton-cg or" in line
     line = _error(capsys, "train", "--epochs", "-3")
     assert "--epochs -3 is not accepted: expected a whole number of epochs >= 0" in line
     line = _error(capsys, "evaluate", str(tmp_path))

@@ -151,8 +151,11 @@ def test_bad_closures_and_options_are_refused():
     with pytest.raises(ValueError, match="Invalid solver"):
         optim.GaussNewton([w], solver="qr")
     with pytest.raises(ValueError, match="solver='cg'"):
-        optim.GaussNewton([cr.zeros(6000, requires_grad=True)])
-    optim.GaussNewton([cr.zeros(6000, requires_grad=True)], solver="cg")
+        optim.GaussNewton([cr.zeros(3000, requires_grad=True)], solver="direct")
+    large = optim.GaussNewton([cr.zeros(3000, requires_grad=True)])
+    small = optim.GaussNewton([cr.zeros(50, requires_grad=True)])
+    assert large.param_groups[0]["solver"] == "cg"  # auto: matrix-free above max_params
+    assert small.param_groups[0]["solver"] == "direct"
     with pytest.raises(TypeError, match="adaptive_damping"):
         optim.GaussNewton([w], adaptive_damping="yes")
 
