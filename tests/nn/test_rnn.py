@@ -139,8 +139,13 @@ def test_packed_batch_matches_pytorch(mode, bidirectional):
         torch.tensor(x, requires_grad=True)
     packed = pack_padded_sequence(x_ours, lengths, enforce_sorted=False)
     reference = torch.nn.utils.rnn.pack_padded_sequence(x_theirs, lengths, enforce_sorted=False)
-    out, state = ours(packed)
-    expected, expected_state = theirs(reference)
+    directions = 2 if bidirectional else 1
+    initial = np.random.default_rng(4).standard_normal((2 * directions, 4, 3))
+    h0, h0_ref = cr.tensor(initial, dtype=cr.float64, requires_grad=True), \
+        torch.tensor(initial, requires_grad=True)
+    hx, hx_ref = ((h0, h0 * 0.5), (h0_ref, h0_ref * 0.5)) if mode == "LSTM" else (h0, h0_ref)
+    out, state = ours(packed, hx)  # the state is given in the batch's order, not the sorted one
+    expected, expected_state = theirs(reference, hx_ref)
     np.testing.assert_array_equal(out.batch_sizes.data, expected.batch_sizes.numpy())
     np.testing.assert_allclose(out.data.data, expected.data.detach().numpy(), rtol=1e-10,
                                atol=1e-12)
@@ -149,6 +154,7 @@ def test_packed_batch_matches_pytorch(mode, bidirectional):
     (out.data.sum() + (h * h).sum()).backward()
     (expected.data.sum() + (h_ref * h_ref).sum()).backward()
     np.testing.assert_allclose(x_ours.grad.data, x_theirs.grad.numpy(), rtol=1e-10, atol=1e-12)
+    np.testing.assert_allclose(h0.grad.data, h0_ref.grad.numpy(), rtol=1e-10, atol=1e-12)
     parameters = dict(theirs.named_parameters())
     for name, parameter in ours.named_parameters():
         np.testing.assert_allclose(parameter.grad.data, parameters[name].grad.numpy(),
