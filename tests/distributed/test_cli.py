@@ -14,7 +14,7 @@ import chainrule as cr
 from chainrule.cli import main
 from tests.distributed.mpi import ENV, mpiexec, require_mpi
 
-RUN = ["train", "--dataset", "digits", "--model", "mlp", "--hidden", "16", "--seed", "3"]
+RUN = ["train", "--dataset", "moons", "--hidden", "16", "--batch-norm", "--seed", "3"]
 
 
 def _chainrule(*args, cwd, launcher=()):
@@ -40,7 +40,7 @@ def test_two_processes_write_one_run_folder_from_rank_0(runs):
     assert whole.returncode == 0, whole.stderr
     assert half.returncode == 0, half.stderr
     assert sorted(p.name for p in folder.iterdir()) == ["half", "whole"]
-    assert whole.stdout.count("mlp on digits:") == 1  # printed by rank 0 only
+    assert whole.stdout.count("mlp on moons:") == 1  # printed by rank 0 only
     assert "2 processes (MPI)" in whole.stdout and "batch 32 per process" in whole.stdout
     assert whole.stdout.count("test accuracy") == 1 and half.stdout.count("test accuracy") == 1
     history = (folder / "whole" / "history.csv").read_text().splitlines()
