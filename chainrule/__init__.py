@@ -7,6 +7,7 @@ show what happens inside a network. The API follows PyTorch's names.
 
 from chainrule import backend
 from chainrule.backend import manual_seed
+from chainrule.threads import get_num_threads, set_num_threads
 from chainrule.tensor import Tensor
 from chainrule.creation import (
     arange, empty, eye, from_numpy, full, full_like, linspace, ones, ones_like, rand, randint,

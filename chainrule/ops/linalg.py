@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 
+from chainrule import threads
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, batched_pair, operands, unbroadcast
 from chainrule.ops.reduce import sum as reduce_sum
@@ -18,7 +19,7 @@ class MatMul(Function):
     """
 
     def forward(self, a, b):
-        return np.matmul(a, b)
+        return threads.matmul(a, b)
 
     def backward(self, grad_output):
         a, b = self.inputs
@@ -33,10 +34,11 @@ class MatMul(Function):
         a, b = self.inputs[0].data, self.inputs[1].data
         grad_a = grad_b = None
         if self.next[0] is not None:
-            grad_a = _times_matrix(grads, b.T) if b.ndim == 2 else grads @ np.swapaxes(b, -1, -2)
+            grad_a = (_times_matrix(grads, b.T) if b.ndim == 2
+                      else threads.matmul(grads, np.swapaxes(b, -1, -2)))
         if self.next[1] is not None:
             grad_b = (_matrix_times(a.T, grads) if a.ndim == 2 and grads.ndim == 3
-                      else np.swapaxes(a, -1, -2) @ grads)
+                      else threads.matmul(np.swapaxes(a, -1, -2), grads))
         return batched_pair(self, grad_a, grad_b)
 
 
@@ -104,7 +106,7 @@ class Linear(Function):
     """y = x Wᵀ + b;  dx = g W,  dW = gᵀ x,  db = Σ_batch g."""
 
     def forward(self, x, weight, bias=None):
-        out = np.matmul(x, weight.T)
+        out = threads.matmul(x, weight.T)
         if bias is not None:
             out += bias
         return out
@@ -130,13 +132,13 @@ class Linear(Function):
         x, weight = self.inputs[0].data, self.inputs[1].data
         grad_x = grad_weight = grad_bias = None
         if self.next[0] is not None:
-            grad_x = grad_output @ weight
+            grad_x = threads.matmul(grad_output, weight)
         flat_grad = grad_output
         if grad_output.ndim != 2:
             flat_grad = grad_output.reshape(-1, grad_output.shape[-1])
         if self.next[1] is not None:
             flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
-            grad_weight = flat_grad.T @ flat_x
+            grad_weight = threads.matmul(flat_grad.T, flat_x)
         if len(self.next) == 3 and self.next[2] is not None:
             grad_bias = flat_grad.sum(axis=0)
         return grad_x, grad_weight, grad_bias
@@ -150,8 +152,8 @@ class Linear(Function):
         flat = grads.reshape(count, -1, out_features)  # (k, N, out)
         if self.next[1] is not None:
             flat_x = x.reshape(-1, x.shape[-1])
-            grad_weight = (flat.transpose(0, 2, 1).reshape(-1, len(flat_x)) @ flat_x).reshape(
-                count, out_features, -1)
+            grad_weight = threads.matmul(flat.transpose(0, 2, 1).reshape(-1, len(flat_x)),
+                                         flat_x).reshape(count, out_features, -1)
         if len(self.next) == 3 and self.next[2] is not None:
             grad_bias = flat.sum(axis=1)
         return grad_x, grad_weight, grad_bias
@@ -159,14 +161,14 @@ class Linear(Function):
 
 def _times_matrix(stacked: np.ndarray, matrix: np.ndarray) -> np.ndarray:
     """``stacked @ matrix`` for a 2-D matrix, as one GEMM over all leading dimensions."""
-    return (stacked.reshape(-1, stacked.shape[-1]) @ matrix).reshape(
+    return threads.matmul(stacked.reshape(-1, stacked.shape[-1]), matrix).reshape(
         stacked.shape[:-1] + (matrix.shape[1],))
 
 
 def _matrix_times(matrix: np.ndarray, stacked: np.ndarray) -> np.ndarray:
     """``matrix @ stacked[j]`` for every j of a (k, n, m) stack, as one GEMM."""
     count, rows, cols = stacked.shape
-    product = matrix @ stacked.transpose(1, 0, 2).reshape(rows, count * cols)
+    product = threads.matmul(matrix, stacked.transpose(1, 0, 2).reshape(rows, count * cols))
     return product.reshape(matrix.shape[0], count, cols).transpose(1, 0, 2)
 
 

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.optim._fused import fused_step
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_number
 
 
@@ -76,13 +77,21 @@ class Adagrad(Optimizer):
         """One Adagrad update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
+            options = (float(group["lr"]), float(group["lr_decay"]), float(group["weight_decay"]),
+                       float(group["eps"]), bool(group["maximize"]))
+            if fused_step(self, group, ("sum",), _init_state,
+                          lambda param, grad, state: _adagrad_update(param, grad, state,
+                                                                     *options)):
+                continue
             for p, grad in self._with_grad(group):
                 state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])
-                _adagrad_update(p.data, grad, state, float(group["lr"]), float(group["lr_decay"]),
-                                float(group["weight_decay"]), float(group["eps"]),
-                                bool(group["maximize"]))
+                _init_state(p, state, group)
+                _adagrad_update(p.data, grad, state, *options)
                 p._version += 1
         return loss
+
+
+def _init_state(p, state: dict, group: dict) -> None:
+    if not state:
+        state["step"] = 0
+        state["sum"] = np.full_like(p.data, group["initial_accumulator_value"])

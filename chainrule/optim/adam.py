@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.optim._fused import fused_step
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_number, lerp_
 
 
@@ -97,20 +98,31 @@ class Adam(Optimizer):
         loss = self._evaluate(closure)
         for group in self.param_groups:
             beta1, beta2 = group["betas"]
+            options = (float(group["lr"]), float(beta1), float(beta2), float(group["eps"]),
+                       float(group["weight_decay"]), bool(group["amsgrad"]),
+                       bool(group["maximize"]), self._decoupled_weight_decay)
+            keys = _KEYS_AMSGRAD if group["amsgrad"] else _KEYS
+            if fused_step(self, group, keys, _init_state,
+                          lambda param, grad, state: _adam_update(param, grad, state, *options)):
+                continue
             for p, grad in self._with_grad(group):
                 state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["exp_avg"] = np.zeros_like(p.data)
-                    state["exp_avg_sq"] = np.zeros_like(p.data)
-                if group["amsgrad"] and "max_exp_avg_sq" not in state:
-                    state["max_exp_avg_sq"] = np.zeros_like(p.data)
-                _adam_update(p.data, grad, state, float(group["lr"]), float(beta1), float(beta2),
-                             float(group["eps"]), float(group["weight_decay"]),
-                             bool(group["amsgrad"]), bool(group["maximize"]),
-                             self._decoupled_weight_decay)
+                _init_state(p, state, group)
+                _adam_update(p.data, grad, state, *options)
                 p._version += 1
         return loss
+
+
+_KEYS, _KEYS_AMSGRAD = ("exp_avg", "exp_avg_sq"), ("exp_avg", "exp_avg_sq", "max_exp_avg_sq")
+
+
+def _init_state(p, state: dict, group: dict) -> None:
+    if not state:
+        state["step"] = 0
+        state["exp_avg"] = np.zeros_like(p.data)
+        state["exp_avg_sq"] = np.zeros_like(p.data)
+    if group["amsgrad"] and "max_exp_avg_sq" not in state:
+        state["max_exp_avg_sq"] = np.zeros_like(p.data)
 
 
 class AdamW(Adam):

@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.optim._fused import fused_step
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_number, lerp_
 
 
@@ -91,19 +92,29 @@ class RMSprop(Optimizer):
         """One RMSprop update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
+            options = (float(group["lr"]), float(group["alpha"]), float(group["eps"]),
+                       float(group["weight_decay"]), float(group["momentum"]),
+                       bool(group["centered"]), bool(group["maximize"]))
+            keys = ("square_avg",) + (("momentum_buffer",) if group["momentum"] > 0 else ()) + (
+                ("grad_avg",) if group["centered"] else ())
+            if fused_step(self, group, keys, _init_state,
+                          lambda param, grad, state: _rmsprop_update(param, grad, state,
+                                                                     *options)):
+                continue
             for p, grad in self._with_grad(group):
                 state = self.state[p]
-                if not state:
-                    state["step"] = 0
-                    state["square_avg"] = np.zeros_like(p.data)
-                # momentum and centered may be switched on later (OneCycleLR cycles momentum)
-                if group["momentum"] > 0 and "momentum_buffer" not in state:
-                    state["momentum_buffer"] = np.zeros_like(p.data)
-                if group["centered"] and "grad_avg" not in state:
-                    state["grad_avg"] = np.zeros_like(p.data)
-                _rmsprop_update(p.data, grad, state, float(group["lr"]), float(group["alpha"]),
-                                float(group["eps"]), float(group["weight_decay"]),
-                                float(group["momentum"]), bool(group["centered"]),
-                                bool(group["maximize"]))
+                _init_state(p, state, group)
+                _rmsprop_update(p.data, grad, state, *options)
                 p._version += 1
         return loss
+
+
+def _init_state(p, state: dict, group: dict) -> None:
+    if not state:
+        state["step"] = 0
+        state["square_avg"] = np.zeros_like(p.data)
+    # momentum and centered may be switched on later (OneCycleLR cycles momentum)
+    if group["momentum"] > 0 and "momentum_buffer" not in state:
+        state["momentum_buffer"] = np.zeros_like(p.data)
+    if group["centered"] and "grad_avg" not in state:
+        state["grad_avg"] = np.zeros_like(p.data)

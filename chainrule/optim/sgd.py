@@ -7,6 +7,7 @@ from typing import Callable
 import numpy as np
 
 from chainrule.autograd.grad_mode import no_grad
+from chainrule.optim._fused import fused_step
 from chainrule.optim.optimizer import Optimizer, ParamsT, check_number
 
 
@@ -81,10 +82,19 @@ class SGD(Optimizer):
         """One SGD update of every parameter that has a gradient; returns the closure's loss."""
         loss = self._evaluate(closure)
         for group in self.param_groups:
+            options = (float(group["lr"]), float(group["momentum"]), float(group["dampening"]),
+                       bool(group["nesterov"]), float(group["weight_decay"]),
+                       bool(group["maximize"]))
+            # the momentum buffer is the first gradient: the first step goes one by one
+            keys = ("momentum_buffer",) if options[1] != 0 else ()
+            if fused_step(self, group, keys, _no_init,
+                          lambda param, grad, state: _sgd_update(param, grad, state, *options)):
+                continue
             for p, grad in self._with_grad(group):
-                _sgd_update(p.data, grad, self.state[p], float(group["lr"]),
-                            float(group["momentum"]), float(group["dampening"]),
-                            bool(group["nesterov"]), float(group["weight_decay"]),
-                            bool(group["maximize"]))
+                _sgd_update(p.data, grad, self.state[p], *options)
                 p._version += 1
         return loss
+
+
+def _no_init(p, state: dict, group: dict) -> None:
+    pass

@@ -1,0 +1,124 @@
+"""MNIST-1D, the paper's recipe: chainrule vs PyTorch (CPU) vs JAX (CPU, ``jax.jit``).
+
+1. ``step``: one training step of the MLP 40-100-100-10 (zero_grad, forward, cross-entropy,
+   backward, Adam) on a batch of 100, the three libraries alternating in rounds (medians,
+   benchmarks/_timing.py). Targets (issue 13): chainrule <= 1.0x JAX and <= 0.2x PyTorch.
+2. ``recipe``: each of the paper's models (logistic regression, MLP, CNN; benchmarks/_mnist1d.py)
+   trained with Adam 1e-2, batch 100, for 6,000 steps (150 epochs of 4,000 signals, reshuffled
+   each epoch), the same batches for every library; wall time and test accuracy per model and
+   library, the libraries in turn first. Targets: chainrule's total <= 0.25x PyTorch's and
+   <= 1.0x JAX's.
+
+PyTorch and JAX are optional (a line says when one is skipped). JAX runs on its CPU build
+(``pip install jax``); its first call compiles the step, which is not timed.
+
+Run: PYTHONPATH=. python benchmarks/bench_mnist1d.py [--quick] [--section step|recipe|all]
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import time
+
+import _mnist1d as recipe
+from _timing import alternate
+
+try:
+    import torch
+except ImportError:
+    torch = None
+try:
+    import jax
+    jax.config.update("jax_platforms", "cpu")
+except ImportError:
+    jax = None
+
+
+def trainers(name: str) -> dict:
+    made = {"chainrule": recipe.chainrule_trainer(name)}
+    if torch is not None:
+        made["pytorch"] = recipe.torch_trainer(name, torch)
+    if jax is not None:
+        made["jax"] = recipe.jax_trainer(name, jax)
+    return made
+
+
+def load() -> str:
+    return "load {:.2f} {:.2f} {:.2f}".format(*os.getloadavg())
+
+
+def skipped() -> None:
+    if torch is None:
+        print("PyTorch not installed: skipped")
+    if jax is None:
+        print("JAX not installed (pip install jax): skipped")
+
+
+def ratio_line(times: dict, name: str, target: float) -> str:
+    if name not in times:
+        return f"chainrule / {name}: — ({name} not installed)"
+    ratio = times["chainrule"] / times[name]
+    return (f"chainrule / {name}: {ratio:.2f}x (target <= {target}x: "
+            f"{'met' if ratio <= target else 'missed'})")
+
+
+def step_section(quick: bool) -> None:
+    x, y, _, _ = recipe.load_data()
+    x, y = x[:recipe.BATCH].copy(), y[:recipe.BATCH].copy()
+    contenders = {}
+    for library, (step, _) in trainers("mlp").items():
+        contenders[library] = (lambda step=step: step(x, y))
+    rounds, repeat = (10, 50) if quick else (30, 100)
+    print(f"MLP 40-100-100-10 step, Adam, batch 100 ({load()})")
+    times = alternate(contenders, rounds=rounds, repeat=repeat, warmup=50)
+    print("| library | µs per step |\n|---|---:|")
+    for library, seconds in times.items():
+        print(f"| {library} | {seconds * 1e6:.0f} |")
+    print(ratio_line(times, "jax", 1.0) + "; " + ratio_line(times, "pytorch", 0.2))
+    print(f"({load()} at the end)\n")
+
+
+def recipe_section(quick: bool) -> None:
+    x, y, x_test, y_test = recipe.load_data()
+    steps = 600 if quick else 6000
+    order = recipe.batch_order(steps, len(x))
+    batches = [(x[i], y[i]) for i in order]
+    print(f"MNIST-1D recipe: Adam 1e-2, batch 100, {steps} steps ({load()})")
+    print("| model | library | seconds | test accuracy |\n|---|---|---:|---:|")
+    totals: dict[str, float] = {}
+    for model_index, name in enumerate(recipe.MODELS):
+        made = trainers(name)
+        libraries = list(made)
+        shift = model_index % len(libraries)
+        for library in libraries[shift:] + libraries[:shift]:
+            step, accuracy = made[library]
+            step(*batches[0])  # JAX compiles here; the others warm up
+            start = time.perf_counter()
+            for bx, by in batches:
+                step(bx, by)
+            seconds = time.perf_counter() - start
+            totals[library] = totals.get(library, 0.0) + seconds
+            print(f"| {name} | {library} | {seconds:.2f} | {accuracy(x_test, y_test):.3f} |",
+                  flush=True)
+    print("| all three | " + ", ".join(f"{k} {v:.2f} s" for k, v in totals.items()) + " | | |")
+    print(ratio_line(totals, "pytorch", 0.25) + "; " + ratio_line(totals, "jax", 1.0))
+    print(f"({load()} at the end)\n")
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="fewer rounds, 600 recipe steps")
+    parser.add_argument("--section", choices=("step", "recipe", "all"), default="all")
+    args = parser.parse_args()
+    skipped()
+    if torch is not None:
+        torch.set_num_threads(max(1, os.cpu_count() or 1))
+    if args.section in ("step", "all"):
+        step_section(args.quick)
+    if args.section in ("recipe", "all"):
+        recipe_section(args.quick)
+
+
+if __name__ == "__main__":
+    main()
