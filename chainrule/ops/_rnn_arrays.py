@@ -53,12 +53,25 @@ def time_steps(steps: int, reverse: bool) -> range:
     return range(steps - 1, -1, -1) if reverse else range(steps)
 
 
-def _sigmoid_(a: np.ndarray) -> None:
-    """σ(a) in place, as ½·tanh(a/2) + ½ (the same function; tanh never overflows)."""
-    a *= 0.5
+def _half_sigmoid_(a: np.ndarray) -> None:
+    """σ in place of a pre-activation already halved: σ(2a) = ½·tanh(a) + ½ (tanh never
+    overflows). The sigmoid gates' rows of the weights and biases are halved before the loop
+    (exactly: a power of two), which saves a pass over the gates at every step."""
     np.tanh(a, out=a)
     a *= 0.5
     a += 0.5
+
+
+def _halved(mode: str, p: Arrays) -> tuple:
+    """(w_ih, w_hh, b_ih + b_hh or b_ih, b_hh) with the rows of the sigmoid gates halved:
+    GRU r, z; LSTM i, f, o (``_half_sigmoid_``). An RNN's are returned as they are."""
+    if mode not in ("gru", "lstm"):
+        return p.w_ih, p.w_hh, p.b_ih, p.b_hh
+    hidden = p.w_ih.shape[0] // GATES[mode]
+    scale = np.full(p.w_ih.shape[0], 0.5, p.w_ih.dtype)
+    scale[2 * hidden:3 * hidden] = 1.0  # GRU n, LSTM g: tanh
+    biases = (None, None) if p.b_ih is None else (p.b_ih * scale, p.b_hh * scale)
+    return p.w_ih * scale[:, None], p.w_hh * scale[:, None], *biases
 
 
 def _in_time_order(states: np.ndarray, reverse: bool) -> tuple[np.ndarray, np.ndarray]:
@@ -85,16 +98,17 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
     dtype = x.dtype
     # Inside, a step's vectors are columns (features × batch): each gate is a contiguous block.
     # np.dot hands the transposed operand to BLAS as it is; matmul is ~10x slower here.
-    projected = np.dot(p.w_ih, x.reshape(steps * batch, features).T)
+    w_ih, w_hh, b_ih, b_hh = _halved(mode, p)
+    projected = np.dot(w_ih, x.reshape(steps * batch, features).T)
     xp = np.ascontiguousarray(projected.reshape(gh, steps, batch).transpose(1, 0, 2))
     b_hn = None
-    if p.b_ih is not None:
-        xp += p.b_ih[:, None]
+    if b_ih is not None:
+        xp += b_ih[:, None]
         if mode == "gru":  # r and z add both biases; n's hidden bias sits inside r·(W h + b)
-            xp[:, :2 * hidden] += p.b_hh[:2 * hidden, None]
-            b_hn = p.b_hh[2 * hidden:, None]
+            xp[:, :2 * hidden] += b_hh[:2 * hidden, None]
+            b_hn = b_hh[2 * hidden:, None]
         else:
-            xp += p.b_hh[:, None]
+            xp += b_hh[:, None]
     # A packed batch leaves columns untouched; zeros keep the vectorized factors of the backward
     # free of uninitialized values there.
     alloc = np.empty if batch_sizes is None else np.zeros
@@ -138,7 +152,7 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
             extra = [a[:, :n] for a in extra]
             mm, work = np.matmul, None if rnn else product[:, :n]
         if rnn:
-            mm(p.w_hh, prev, out=cur)
+            mm(w_hh, prev, out=cur)
             cur += x_t
             if mode == "rnn_tanh":
                 np.tanh(cur, out=cur)
@@ -146,10 +160,10 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
                 np.maximum(cur, 0.0, out=cur)
         elif mode == "gru":
             g, hn = extra
-            mm(p.w_hh, prev, out=work)
+            mm(w_hh, prev, out=work)
             rz, new = g[:2 * hidden], g[2 * hidden:]
             np.add(work[:2 * hidden], x_t[:2 * hidden], out=rz)
-            _sigmoid_(rz)
+            _half_sigmoid_(rz)
             if b_hn is None:
                 np.copyto(hn, work[2 * hidden:])
             else:
@@ -162,11 +176,12 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
             cur += new
         else:
             g, c_prev, c, tc = extra[:4]
-            mm(p.w_hh, prev, out=g)
+            mm(w_hh, prev, out=g)
             g += x_t
-            _sigmoid_(g[:2 * hidden])
-            np.tanh(g[2 * hidden:3 * hidden], out=g[2 * hidden:3 * hidden])
-            _sigmoid_(g[3 * hidden:])
+            np.tanh(g, out=g)  # g's rows are tanh; i, f and o become sigmoids below
+            for gate in (g[:2 * hidden], g[3 * hidden:]):
+                gate *= 0.5
+                gate += 0.5
             np.multiply(g[hidden:2 * hidden], c_prev, out=c)
             np.multiply(g[:hidden], g[2 * hidden:3 * hidden], out=work)
             c += work
