@@ -85,9 +85,9 @@ def init() -> None:
     """Join the job's processes (idempotent). Under ``mpiexec -n N`` every process calls it;
     run without mpiexec, the process is a job of one.
 
-    It also installs the failure handling described in the module docstring and, when several
-    processes share this machine and the BLAS thread count is not set in the environment, gives
-    each process its share of the cores (OpenBLAS threads spin while they wait for each other).
+    It also installs the failure handling described in the module docstring. (The processes
+    on one machine share its cores for BLAS: ``chainrule.threads`` divides the thread count by
+    the number of local processes mpiexec announces.)
 
     Raises:
         ImportError: mpi4py is not installed (the message says how to install it).
@@ -105,7 +105,6 @@ def init() -> None:
     if comm.Get_size() > 1:
         _state["excepthook"] = sys.excepthook
         sys.excepthook = _stop_the_job
-        _share_cores(comm)
 
 
 def _record_rank(number: int) -> None:
@@ -137,19 +136,6 @@ def rank() -> int:
 def world_size() -> int:
     """How many processes the job has."""
     return _comm().Get_size()
-
-
-def _share_cores(comm) -> None:
-    if any(v in os.environ for v in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS")):
-        return  # the user (or chainrule train --nproc) chose
-    local = comm.Split_type(_state["MPI"].COMM_TYPE_SHARED)
-    share = max(1, (os.cpu_count() or 1) // local.Get_size())
-    local.Free()
-    try:
-        from threadpoolctl import threadpool_limits
-    except ImportError:
-        return
-    threadpool_limits(limits=share, user_api="blas")
 
 
 # ---------------------------------------------------------------------- waiting

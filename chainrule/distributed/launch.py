@@ -48,10 +48,8 @@ def launch(nproc: int, arguments: Sequence[str], hostfile: str | None = None,
            program: str = "chainrule") -> int:
     """Run ``python -m chainrule ARGUMENTS`` in ``nproc`` processes under ``mpiexec`` (with
     ``-f HOSTFILE`` when given: MPICH's list of machines, one ``host[:processes]`` a line), and
-    return its exit status. Output passes through as it comes.
-
-    Unless ``OPENBLAS_NUM_THREADS``/``OMP_NUM_THREADS`` are set, and without a hostfile, each
-    process gets an equal share of this machine's cores for its BLAS threads.
+    return its exit status. Output passes through as it comes. (Each process's BLAS threads
+    are its share of its machine's cores: see ``chainrule.threads``.)
 
     Raises:
         FileNotFoundError: no mpiexec (the message says how to install one).
@@ -66,10 +64,6 @@ def launch(nproc: int, arguments: Sequence[str], hostfile: str | None = None,
         command += ["-f", str(hostfile)]
     command += [sys.executable, "-m", "chainrule", *arguments]
     environment = dict(os.environ)
-    if hostfile is None and not any(v in environment for v in ("OPENBLAS_NUM_THREADS",
-                                                                "OMP_NUM_THREADS")):
-        share = str(max(1, (os.cpu_count() or 1) // nproc))
-        environment.update(OPENBLAS_NUM_THREADS=share, OMP_NUM_THREADS=share)
     with tempfile.TemporaryDirectory(prefix="chainrule-ranks-") as folder:
         environment[RANKS_VARIABLE] = folder
         process = subprocess.Popen(command, env=environment, stdout=subprocess.PIPE,
