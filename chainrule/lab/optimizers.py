@@ -1,6 +1,7 @@
 """Lab 6 — optimizers: SGD, Momentum, AdaGrad, RMSProp, Adam, Newton, BFGS and L-BFGS on two 2-D
-test functions (their paths drawn on the contour plot) and on a small network (loss against
-steps and against wall time).
+test functions (their paths drawn on the contour plot), then small networks trained full batch
+by Adam, L-BFGS, Newton (fixed damping, trust region, saddle-free) and Gauss–Newton: iterations
+and wall time to a loss target, and the convergence near a minimum (``_second_order``).
 
 Each optimizer is chainrule's own (``chainrule.optim``); a "step" is one ``optimizer.step()``,
 for BFGS and L-BFGS one iteration with its strong-Wolfe line search (``max_iter=1``). Learning
@@ -18,9 +19,8 @@ from typing import Callable
 import numpy as np
 
 import chainrule as cr
-from chainrule import nn
-from chainrule.data import datasets
 from chainrule.diagnostics import plots
+from chainrule.lab import _second_order
 from chainrule.lab._common import Result, Table
 from chainrule.optim.registry import OPTIMIZERS
 
@@ -30,7 +30,7 @@ NAMES = ("sgd", "momentum", "adagrad", "rmsprop", "adam", "newton", "bfgs", "lbf
 SECOND_ORDER = tuple(name for name in NAMES if OPTIMIZERS[name].closure)
 FIRST_ORDER = tuple(name for name in NAMES if not OPTIMIZERS[name].closure)
 # one iteration per step (its line search may use up to 25 evaluations); Newton on the network
-OPTIONS = {"newton": {"max_params": 5000}, "bfgs": {"max_iter": 1, "max_eval": 25},
+OPTIONS = {"newton": {"damping": 0.0}, "bfgs": {"max_iter": 1, "max_eval": 25},
            "lbfgs": {"max_iter": 1, "max_eval": 25}}
 _ANGLE = math.radians(30)
 _ROTATION = np.array([[math.cos(_ANGLE), -math.sin(_ANGLE)], [math.sin(_ANGLE), math.cos(_ANGLE)]])
@@ -127,82 +127,12 @@ def _contour_figure(fname: str, paths: dict, losses: dict, path: Path) -> Path:
     return plots.save_figure(fig, path)
 
 
-def _network_runs(smoke: bool, seed: int) -> tuple[dict, Table, int]:
-    train, _ = datasets.spirals(n_samples=150 if smoke else 300, n_classes=3, seed=seed)
-    x = cr.tensor(train.arrays[0], dtype=cr.float64)
-    y = cr.from_numpy(train.arrays[1])
-    first_steps, second_steps, hidden = (60, 5, 6) if smoke else (600, 40, 8)
-    settings = {"sgd": 0.5, "momentum": 0.1, "adagrad": 0.1, "rmsprop": 0.01, "adam": 0.02}
-    runs, rows = {}, []
-    for name in NAMES:
-        cr.manual_seed(seed)
-        model = nn.Sequential(nn.Linear(2, hidden), nn.Tanh(), nn.Linear(hidden, hidden),
-                              nn.Tanh(), nn.Linear(hidden, 3)).double()
-        optimizer = make_optimizer(name, list(model.parameters()), settings)
-
-        def closure():
-            optimizer.zero_grad()
-            loss = nn.functional.cross_entropy(model(x), y)
-            loss.backward()
-            return loss
-
-        steps = second_steps if name in SECOND_ORDER else first_steps
-        losses, times = [float(closure())], [0.0]
-        started = time.perf_counter()
-        for _ in range(steps):
-            optimizer.step(closure)
-            times.append(time.perf_counter() - started)
-            with cr.no_grad():
-                losses.append(float(nn.functional.cross_entropy(model(x), y)))
-        runs[name] = (np.array(losses), np.array(times))
-        if name == "newton":
-            damping = optimizer.state[optimizer.param_groups[0]["params"][0]].get("damping")
-        rows.append([_label(name), settings.get(name, "-"), steps, losses[-1], times[-1],
-                     1000 * times[-1] / steps])
-    parameters = sum(p.data.size for p in model.parameters())
-    table = Table(f"Full-batch training of a 2-{hidden}-{hidden}-3 tanh network ({parameters} "
-                  f"parameters) on "
-                  f"{len(train)} spiral points, float64",
-                  ["optimizer", "lr", "steps", "final loss", "wall time (s)", "ms per step"],
-                  rows)
-    return runs, table, parameters, damping
-
-
 def _reached(numbers: dict) -> str:
     names = [_label(n) for n in FIRST_ORDER if numbers[f"rosenbrock_steps_to_1e-6_{n}"] is not None]
     if not names:
         return "none of the first-order methods gets there"
     return "of the first-order methods only " + " and ".join(names) + (
         " gets there" if len(names) == 1 else " get there")
-
-
-def _newton_on_network(parameters: int, damping: float | None) -> str:
-    if damping is not None and damping >= 1e-3:
-        return (f"The {parameters}-parameter network's loss is not convex: its Hessian is not "
-                f"positive definite where training starts, so Newton's method had to add a "
-                f"damping λ = {damping:g} before it could step downhill, which turns it into "
-                f"slow gradient descent.")
-    return (f"On the {parameters}-parameter network Newton's method needed little damping "
-            f"(λ = {damping or 0:g}).")
-
-
-def _quasi_newton_lead(runs: dict) -> str:
-    """Whether BFGS/L-BFGS are ahead of every first-order method per step and per second."""
-    quasi = ("bfgs", "lbfgs")
-    steps = len(runs["bfgs"][0]) - 1
-    per_step = all(runs[q][0][steps] < runs[f][0][steps] for q in quasi for f in FIRST_ORDER)
-    per_second = True
-    for q in quasi:
-        losses, times = runs[q]
-        for f in FIRST_ORDER:
-            f_losses, f_times = runs[f]
-            index = min(int(np.searchsorted(f_times, times[-1])), len(f_losses) - 1)
-            per_second = per_second and losses[-1] < f_losses[index]
-    if per_step and per_second:
-        return "lower than any first-order method after as many steps and after as many seconds"
-    if per_step:
-        return "lower than any first-order method after as many steps, though not per second"
-    return "not ahead of every first-order method at this budget"
 
 
 QUAD = "ill-conditioned quadratic"
@@ -249,22 +179,12 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
              logy=True, xscale="symlog")
         for f in FUNCTIONS], ncols=2, size=(11.0, 4.0)))
 
-    runs, network_table, parameters, damping = _network_runs(smoke, seed)
-    figures.append(plots.plot_curves(out / "network_loss.png", [
-        dict(series={_label(n): (np.arange(len(l)), l) for n, (l, _) in runs.items()},
-             title="Small network: loss against steps", xlabel="step (0 = start; log scale "
-             "beyond 2)", ylabel="cross-entropy (log scale)", logy=True, xscale="symlog"),
-        dict(series={_label(n): (t[1:], l[1:]) for n, (l, t) in runs.items()},
-             title="Small network: loss against wall time", xlabel="seconds (log scale)",
-             ylabel="cross-entropy (log scale)", logy=True, logx=True),
-    ], ncols=2, size=(11.0, 4.0)))
-    for name, (losses, times) in runs.items():
-        numbers[f"network_final_loss_{name}"] = float(losses[-1])
-        numbers[f"network_seconds_{name}"] = float(times[-1])
+    network_tables, network_figures, network_numbers, network_text = \
+        _second_order.network_section(out, smoke, seed)
+    figures += network_figures
+    numbers.update(network_numbers)
 
     q = "quadratic"
-    ms = {name: 1000 * t[-1] / (len(t) - 1) for name, (_, t) in runs.items()}
-    best_first = min(FIRST_ORDER, key=lambda n: runs[n][0][-1])
     paragraph = (
         f"On the ill-conditioned quadratic (condition number 50, rotated axes) Newton's method "
         f"lands on the minimum in {_count(numbers[f'{q}_steps_to_1e-6_newton'], steps[QUAD])} "
@@ -281,17 +201,6 @@ def run(out: Path, smoke: bool = False, seed: int = 0) -> Result:
         f"{_count(numbers['rosenbrock_steps_to_1e-6_bfgs'], steps['Rosenbrock'])} (BFGS) and "
         f"{_count(numbers['rosenbrock_steps_to_1e-6_lbfgs'], steps['Rosenbrock'])} (L-BFGS) "
         f"steps; "
-        f"{_reached(numbers)} within {steps['Rosenbrock']} steps. "
-        + _newton_on_network(parameters, damping) +
-        f" Each Newton step costs {parameters} Hessian-vector products "
-        f"({ms['newton']:.0f} ms against {ms['adam']:.2f} ms for an Adam step); after "
-        f"{len(runs['newton'][0]) - 1} steps its loss is still {runs['newton'][0][-1]:.2f}. BFGS "
-        f"and L-BFGS learn the curvature from gradients alone and take line-searched steps: "
-        f"{runs['bfgs'][0][-1]:.3f} and {runs['lbfgs'][0][-1]:.3f} after "
-        f"{len(runs['bfgs'][0]) - 1} steps, "
-        f"{_quasi_newton_lead(runs)} (full batches, a small network). The "
-        f"first-order methods need hundreds of cheap steps (best here: {_label(best_first)}, "
-        f"{runs[best_first][0][-1]:.3f}); with millions of parameters and mini-batches they "
-        f"are what remains affordable."
+        f"{_reached(numbers)} within {steps['Rosenbrock']} steps. " + network_text
     )
-    return Result("optimizers", TITLE, paragraph, [table, network_table], figures, numbers)
+    return Result("optimizers", TITLE, paragraph, [table, *network_tables], figures, numbers)

@@ -5,10 +5,11 @@ Around the parameters θ the loss is modelled by m(d) = f + gᵀd + ½ dᵀMd, w
 (Newton), |H| (saddle-free Newton) or the Gauss–Newton matrix. A step solves (M + λI)·d = −g
 and is tried: ρ = (f(θ) − f(θ + d)) / (m(0) − m(d)) compares the actual reduction with the
 predicted one. A step is accepted only when the loss went down (ρ > 0); then λ shrinks by
-max(⅓, 1 − (2ρ − 1)³) — far when the model predicted well (ρ ≈ 1), little when it did not.
+max(1/10, 1 − (2ρ − 1)³) — far when the model predicted well (ρ ≈ 1), little when it did not.
 A rejected step is undone, λ grows by ν and ν doubles (Nielsen's rule; Madsen, Nielsen &
-Tingleff, *Methods for non-linear least squares problems*, 2004), so λ → ∞ turns the step into
-a short gradient step, and λ → 0 into Newton's step with its quadratic convergence.
+Tingleff, *Methods for non-linear least squares problems*, 2004, who bound the shrink by ⅓:
+1/10 lets λ fall fast enough near a minimum for Newton's quadratic convergence to show), so
+λ → ∞ turns the step into a short gradient step, and λ → 0 into Newton's step.
 
 A model is an object with ``solve(λ)`` (the step, or None when M + λI is not positive
 definite), ``curvature(d)`` (dᵀMd) and ``scale`` (the size of M's diagonal, for the first λ
@@ -22,13 +23,16 @@ from typing import Callable
 
 import numpy as np
 
-__all__ = ["DenseModel", "CGModel", "damped_step", "damped_direction", "conjugate_gradient"]
+__all__ = ["DenseModel", "CGModel", "damped_step", "damped_direction", "conjugate_gradient",
+           "cholesky_solve"]
 
 #: λ below this fraction of the model's scale is treated as 0 (the pure Newton step)
 _TINY = 1e-12
 #: λ never grows past this multiple of the model's scale (nor ν past 2³⁰): a step that small
 #: changes nothing anyway, and the product must stay finite
 _HUGE = 1e16
+#: the most λ shrinks after one step
+_SHRINK = 0.1
 
 
 class DenseModel:
@@ -63,11 +67,12 @@ class DenseModel:
             return -(self.vectors @ (self.projected / shifted))
         system = self.matrix + damping * np.eye(len(self.matrix))
         try:
-            if not (self.psd and damping > _TINY * self.scale):
-                np.linalg.cholesky(system)  # the test for positive definiteness
-            return -np.linalg.solve(system, self.flat_grad)
+            if self.psd and damping > _TINY * self.scale:
+                return -np.linalg.solve(system, self.flat_grad)
+            factor = np.linalg.cholesky(system)  # fails unless positive definite
         except np.linalg.LinAlgError:
             return None
+        return -cholesky_solve(factor, self.flat_grad)
 
     def curvature(self, direction: np.ndarray) -> float:
         if self.absolute:
@@ -102,6 +107,25 @@ class CGModel:
     def curvature(self, direction: np.ndarray) -> float:
         self.products += 1
         return float(direction @ self.mvp(direction))
+
+
+def cholesky_solve(factor: np.ndarray, rhs: np.ndarray, block: int = 128) -> np.ndarray:
+    """x with L·Lᵀ·x = rhs for the lower-triangular Cholesky factor L, by forward and back
+    substitution in blocks (NumPy has no triangular solver; a general solve would cost a second
+    factorization)."""
+    size = len(rhs)
+    starts = range(0, size, block)
+    forward = np.empty_like(rhs, dtype=np.result_type(factor, rhs))
+    for start in starts:  # L·z = rhs
+        end = min(start + block, size)
+        known = rhs[start:end] - factor[start:end, :start] @ forward[:start]
+        forward[start:end] = np.linalg.solve(factor[start:end, start:end], known)
+    solution = np.empty_like(forward)
+    for start in reversed(starts):  # Lᵀ·x = z
+        end = min(start + block, size)
+        known = forward[start:end] - factor[end:, start:end].T @ solution[end:]
+        solution[start:end] = np.linalg.solve(factor[start:end, start:end].T, known)
+    return solution
 
 
 def damped_step(model, loss: float, evaluate: Callable[[np.ndarray], float], state: dict,
@@ -141,7 +165,7 @@ def damped_step(model, loss: float, evaluate: Callable[[np.ndarray], float], sta
             rho = (loss - new_loss) / predicted
             state["rho"] = rho
             if new_loss < loss and np.isfinite(new_loss):
-                factor = max(1.0 / 3.0, 1.0 - (2.0 * rho - 1.0) ** 3)
+                factor = max(_SHRINK, 1.0 - (2.0 * rho - 1.0) ** 3)
                 damping = damping * factor if damping > _TINY * model.scale else 0.0
                 state.update(damping=damping, nu=2.0, accepted=True)
                 return step
@@ -177,8 +201,7 @@ def damped_direction(matrix: np.ndarray, flat_grad: np.ndarray,
         if raised:
             damping *= 10
             factor = np.linalg.cholesky(matrix + damping * identity)
-        z = np.linalg.solve(factor, -flat_grad)  # L·z = −g, then Lᵀ·d = z
-        return np.linalg.solve(factor.T, z), damping
+        return -cholesky_solve(factor, flat_grad), damping
     raise FloatingPointError(f"M + λI is not positive definite even for λ = {damping:g}")
 
 

@@ -7,7 +7,7 @@ import pytest
 from hypothesis import given, settings, strategies as st
 
 from chainrule.optim.trust_region import (
-    CGModel, DenseModel, conjugate_gradient, damped_direction, damped_step,
+    CGModel, DenseModel, cholesky_solve, conjugate_gradient, damped_direction, damped_step,
 )
 
 
@@ -28,7 +28,7 @@ def test_an_exact_model_is_accepted_at_once_and_shrinks_the_damping():
     np.testing.assert_allclose(step, -np.linalg.solve(matrix + np.eye(4), gradient), rtol=1e-12)
     assert state["accepted"] and state["trials"] == 1
     assert state["rho"] == pytest.approx(1.0)  # the model is the function itself
-    assert state["damping"] == pytest.approx(1 / 3)  # λ·max(⅓, 1 − (2ρ − 1)³)
+    assert state["damping"] == pytest.approx(0.1)  # λ·max(1/10, 1 − (2ρ − 1)³)
 
 
 def test_a_poor_prediction_shrinks_the_damping_less():
@@ -38,7 +38,7 @@ def test_a_poor_prediction_shrinks_the_damping_less():
     damped_step(DenseModel(matrix, gradient), 0.0, true, state)
     rho = state["rho"]
     assert 0 < rho < 1
-    assert state["damping"] == pytest.approx(max(1 / 3, 1 - (2 * rho - 1) ** 3))
+    assert state["damping"] == pytest.approx(max(0.1, 1 - (2 * rho - 1) ** 3))
 
 
 def test_zero_damping_on_a_quadratic_is_the_newton_step_and_stays_zero():
@@ -138,3 +138,11 @@ def test_conjugate_gradient_solves_a_positive_definite_system():
     direction, products = conjugate_gradient(lambda v: matrix @ v, gradient, 20, 1e-12)
     np.testing.assert_allclose(direction, -np.linalg.solve(matrix, gradient), rtol=1e-8)
     assert products <= 6
+
+
+@pytest.mark.parametrize("size, block", [(1, 128), (7, 3), (300, 128), (256, 128)])
+def test_cholesky_solve_equals_a_direct_solve(size, block):
+    matrix, rhs = _spd(size, size)
+    factor = np.linalg.cholesky(matrix)
+    np.testing.assert_allclose(cholesky_solve(factor, rhs, block=block),
+                               np.linalg.solve(matrix, rhs), rtol=1e-9, atol=1e-12)
