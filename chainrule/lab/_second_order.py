@@ -160,6 +160,10 @@ def to_minimum(smoke: bool, seed: int) -> tuple[dict, float, int]:
     return runs, best, sum(p.data.size for p in net.parameters())
 
 
+#: one colour per method in every figure
+STYLES = {label: {"color": f"C{k}"} for k, (label, _, _) in enumerate(METHODS.values())}
+
+
 def _count(value, budget) -> str:
     return str(value) if value is not None else f"not in {budget}"
 
@@ -184,33 +188,33 @@ def network_section(out, smoke: bool, seed: int) -> tuple[list, list, dict, str]
     for name, run in minimum.items():
         gaps = np.maximum(np.array(run.losses) - best, 1e-16)
         reach = next((c for c, g in zip(run.iterations, gaps) if g <= 1e-10), None)
-        rows.append([run.label, _count(reach, run.iterations[-1]), run.grad_norms[-1],
-                     run.seconds[-1]])
+        rows.append([run.label, _count(reach, run.iterations[-1]), run.losses[-1] - best,
+                     run.grad_norms[-1], run.seconds[-1]])
         numbers[f"minimum_iterations_{name}"] = reach
         numbers[f"minimum_final_grad_{name}"] = run.grad_norms[-1]
     widths = "-".join(map(str, (2, *_minimum_size(smoke)[1], 2)))
     minimum_table = Table(
         f"To the minimum: {widths} tanh MLP ({small} parameters) with L2 {L2}·½‖θ‖², "
         "iterations until f − f* ≤ 1e-10 (f* the lowest loss any method reached)",
-        ["method", "iterations", "final gradient norm", "seconds"], rows)
+        ["method", "iterations", "final f − f*", "final gradient norm", "seconds"], rows)
     figures = [plots.plot_curves(out / "network_to_target.png", [
         dict(series={r.label: (r.iterations, r.losses) for r in runs.values()},
              title=f"Loss against iterations (each run stops at {TARGET})",
              xlabel="iteration (log scale beyond 2)", ylabel="cross-entropy (log scale)",
-             logy=True, xscale="symlog"),
+             logy=True, xscale="symlog", styles=STYLES),
         dict(series={r.label: (r.seconds[1:], r.losses[1:]) for r in runs.values()},
              title="Loss against wall time", xlabel="seconds (log scale)",
-             ylabel="cross-entropy (log scale)", logy=True, logx=True),
+             ylabel="cross-entropy (log scale)", logy=True, logx=True, styles=STYLES),
     ], ncols=2, size=(11.5, 4.2)), plots.plot_curves(out / "network_to_minimum.png", [
         dict(series={r.label: (r.iterations, np.maximum(np.array(r.losses) - best, 1e-16))
                      for r in minimum.values()},
              title="f − f* near the minimum (values < 1e-16 drawn at 1e-16)",
              xlabel="iteration (log scale beyond 2)", ylabel="f − f* (log scale)", logy=True,
-             xscale="symlog"),
+             xscale="symlog", styles=STYLES),
         dict(series={r.label: (r.iterations, np.maximum(r.grad_norms, 1e-16))
                      for r in minimum.values()},
              title="Gradient norm", xlabel="iteration (log scale beyond 2)",
-             ylabel="‖∇f‖ (log scale)", logy=True, xscale="symlog"),
+             ylabel="‖∇f‖ (log scale)", logy=True, xscale="symlog", styles=STYLES),
     ], ncols=2, size=(11.5, 4.2))]
     paragraph = _paragraph(runs, minimum, parameters, widths)
     return [target_table, minimum_table], figures, numbers, paragraph
@@ -231,12 +235,15 @@ def _paragraph(runs: dict, minimum: dict, parameters: int, widths: str) -> str:
                    "indefinite, so it creeps; the trust region shrinks λ whenever the quadratic "
                    "model predicted the decrease well and keeps only steps that lower the loss. ")
     newton, gauss = minimum["newton"], minimum["gauss-newton"]
+    gap = gauss.losses[-1] - min(min(run.losses) for run in minimum.values())
+    elsewhere = (f" at a loss {gap:.2g} above f* (another stationary point)" if gap > 1e-6
+                 else "")
     return (
         f"On the {parameters}-parameter moons MLP, full batch, to a loss of {TARGET}: "
         f"{reach('newton')}, {reach('gauss-newton')}, {reach('lbfgs')} and {reach('adam')}; "
         f"{reach('newton-fixed')}. {damping}Near the minimum of the regularized {widths} "
         f"network {_convergence(newton.grad_norms)} Gauss–Newton, whose matrix leaves out the "
-        f"network's own curvature, ends at ‖∇f‖ {gauss.grad_norms[-1]:.0e} after "
+        f"network's own curvature, ends at ‖∇f‖ {gauss.grad_norms[-1]:.0e}{elsewhere} after "
         f"{gauss.iterations[-1]} iterations, L-BFGS at "
         f"{minimum['lbfgs'].grad_norms[-1]:.0e} after {minimum['lbfgs'].iterations[-1]} and "
         f"Adam at {minimum['adam'].grad_norms[-1]:.0e} after {minimum['adam'].iterations[-1]} "
