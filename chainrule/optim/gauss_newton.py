@@ -136,7 +136,7 @@ class GaussNewton(FlatOptimizer):
         chunk_size: vectors per batched pass when building G (None: chosen from the graph).
 
     State (``state[params[0]]``): n_iter, func_evals, damping, and with adaptive damping rho,
-    trials, accepted, nu; cg_iters with ``"cg"``.
+    trials, rejected, nu; cg_iters with ``"cg"``.
 
     Example:
         >>> import chainrule as cr

@@ -183,7 +183,7 @@ class Newton(_SecondOrder):
 
     State (``state[params[0]]``): n_iter, func_evals, damping (the λ of the last step); with
     adaptive damping also rho (actual over predicted reduction of the last trial), trials,
-    accepted, nu.
+    rejected, nu.
 
     Example:
         >>> import chainrule as cr
@@ -268,7 +268,7 @@ class NewtonCG(_SecondOrder):
         max_tries: with adaptive damping, trial steps per step (default 10).
 
     State (``state[params[0]]``): n_iter, func_evals, cg_iters (Hessian-vector products of the
-    last step); with adaptive damping also damping, rho, trials, accepted, nu.
+    last step); with adaptive damping also damping, rho, trials, rejected, nu.
 
     Example:
         >>> import chainrule as cr

@@ -137,7 +137,8 @@ def damped_step(model, loss: float, evaluate: Callable[[np.ndarray], float], sta
         loss: the loss at the current parameters.
         evaluate: the loss at θ + step, the parameters left unchanged.
         state: the optimizer's state: ``damping`` (λ, read and updated) and ``nu``; this
-            records ``rho`` (of the last trial), ``trials`` and ``accepted``.
+            records ``trials``, ``rejected`` (trials undone) and ``rho`` (of the last trial
+            evaluated; absent when none was). Numbers only, so a checkpoint holds them.
         lr: the step is lr·d.
         max_tries: trials before giving up for this step (λ keeps its grown value).
 
@@ -146,7 +147,8 @@ def damped_step(model, loss: float, evaluate: Callable[[np.ndarray], float], sta
     """
     damping, nu = float(state["damping"]), float(state.get("nu", 2.0))
     flat_grad = model.flat_grad
-    state["accepted"], state["rho"], state["trials"] = False, None, 0
+    state.pop("rho", None)
+    state["trials"], state["rejected"] = 0, 0
     if not flat_grad.any():  # a stationary point: nothing to step along
         return None
     # a predicted change below this is lost in the rounding of the loss: converged
@@ -167,12 +169,12 @@ def damped_step(model, loss: float, evaluate: Callable[[np.ndarray], float], sta
             if new_loss < loss and np.isfinite(new_loss):
                 factor = max(_SHRINK, 1.0 - (2.0 * rho - 1.0) ** 3)
                 damping = damping * factor if damping > _TINY * model.scale else 0.0
-                state.update(damping=damping, nu=2.0, accepted=True)
+                state.update(damping=damping, nu=2.0, rejected=trial - 1)
                 return step
         damping = (min(damping * nu, _HUGE * model.scale) if damping > _TINY * model.scale
                    else 1e-3 * model.scale)
         nu = min(nu * 2.0, 2.0 ** 30)
-    state.update(damping=damping, nu=nu)
+    state.update(damping=damping, nu=nu, rejected=state["trials"])
     return None
 
 

@@ -293,6 +293,31 @@ def test_interrupted_and_resumed_run_equals_an_uninterrupted_one(tmp_path, monke
     assert len((tmp_path / "split" / "history.csv").read_text().splitlines()) == 5
 
 
+@pytest.mark.parametrize("optimizer", ["newton", "gauss-newton"])
+def test_a_resumed_second_order_run_equals_an_uninterrupted_one(optimizer, tmp_path,
+                                                                monkeypatch, no_plots):
+    # the trust region's λ and ν travel in the checkpoint: the resumed steps are the same
+    from chainrule.train import loop
+
+    options = ["train", "--dataset", "moons", "--optimizer", optimizer, "--hidden", "6",
+               "--epochs", "4", "--quiet"]
+    assert cli.main([*options, "--out", str(tmp_path / "whole")]) == 0
+    original = loop._closure_step
+
+    def interrupted(state, *args):
+        if state.epoch == 3:
+            raise KeyboardInterrupt
+        return original(state, *args)
+
+    monkeypatch.setattr(loop, "_closure_step", interrupted)
+    assert cli.main([*options, "--out", str(tmp_path / "split")]) == 130
+    monkeypatch.setattr(loop, "_closure_step", original)
+    assert cli.main(["train", "--resume", str(tmp_path / "split" / "checkpoint.safetensors")]) == 0
+    whole, split = (cr.load(tmp_path / name / "model.safetensors") for name in ("whole", "split"))
+    for key in whole:
+        np.testing.assert_array_equal(split[key], whole[key], err_msg=key)
+
+
 def test_lab_subcommand(capsys):
     with pytest.raises(SystemExit) as info:
         cli.main(["lab", "--help"])
