@@ -20,7 +20,18 @@ from typing import NamedTuple
 
 import numpy as np
 
+from chainrule.ops._conv_util import buffers
+
 GATES = {"rnn_tanh": 1, "rnn_relu": 1, "gru": 3, "lstm": 4}
+
+
+def _buffer(shape: tuple, dtype, tag: str, zeros: bool = False) -> np.ndarray:
+    """A reused array (``ops._conv_util.buffers``: busy while anything, a cache included, holds
+    it), so that a step does not page-fault megabytes of fresh memory; ``zeros`` clears it."""
+    array = buffers.take(tuple(shape), dtype, "rnn_" + tag)
+    if zeros:
+        array.fill(0)
+    return array
 
 
 class Arrays(NamedTuple):
@@ -82,10 +93,12 @@ def _in_time_order(states: np.ndarray, reverse: bool) -> tuple[np.ndarray, np.nd
     return states[:-1], states[1:]
 
 
-def _flat_columns(per_step: np.ndarray) -> np.ndarray:
+def _flat_columns(per_step: np.ndarray, tag: str) -> np.ndarray:
     """(T, F, B) as (F, T·B): the columns of all steps side by side, for one GEMM."""
     steps, features, batch = per_step.shape
-    return per_step.transpose(1, 0, 2).reshape(features, steps * batch)
+    flat = _buffer((features, steps * batch), per_step.dtype, "flat_" + tag)
+    np.copyto(flat.reshape(features, steps, batch), per_step.transpose(1, 0, 2))
+    return flat
 
 
 def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarray, dict]:
@@ -99,8 +112,10 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
     # Inside, a step's vectors are columns (features × batch): each gate is a contiguous block.
     # np.dot hands the transposed operand to BLAS as it is; matmul is ~10x slower here.
     w_ih, w_hh, b_ih, b_hh = _halved(mode, p)
-    projected = np.dot(w_ih, x.reshape(steps * batch, features).T)
-    xp = np.ascontiguousarray(projected.reshape(gh, steps, batch).transpose(1, 0, 2))
+    projected = np.dot(w_ih, x.reshape(steps * batch, features).T,
+                       out=_buffer((gh, steps * batch), dtype, "projected"))
+    xp = _buffer((steps, gh, batch), dtype, "xp")
+    np.copyto(xp, projected.reshape(gh, steps, batch).transpose(1, 0, 2))
     b_hn = None
     if b_ih is not None:
         xp += b_ih[:, None]
@@ -111,22 +126,26 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
             xp += b_hh[:, None]
     # A packed batch leaves columns untouched; zeros keep the vectorized factors of the backward
     # free of uninitialized values there.
-    alloc = np.empty if batch_sizes is None else np.zeros
-    states = alloc((steps + 1, size, batch), dtype)
+    packed = batch_sizes is not None
+
+    def alloc(shape, tag):
+        return _buffer(shape, dtype, tag, zeros=packed)
+
+    states = alloc((steps + 1, size, batch), "states")
     states[0] = p.h0.T
     cache = {"states": states}
     if mode in ("gru", "lstm"):
-        gates = cache["gates"] = alloc((steps, gh, batch), dtype)
+        gates = cache["gates"] = alloc((steps, gh, batch), "gates")
     if mode == "gru":
-        hidden_part = cache["hn"] = alloc((steps, hidden, batch), dtype)
+        hidden_part = cache["hn"] = alloc((steps, hidden, batch), "hn")
         product = np.empty((gh, batch), dtype)
     if mode == "lstm":
-        cells = cache["cells"] = alloc((steps + 1, hidden, batch), dtype)
+        cells = cache["cells"] = alloc((steps + 1, hidden, batch), "cells")
         cells[0] = p.c0.T
-        tanh_c = cache["tanh_c"] = alloc((steps, hidden, batch), dtype)
+        tanh_c = cache["tanh_c"] = alloc((steps, hidden, batch), "tanh_c")
         product = np.empty((hidden, batch), dtype)
         if p.w_hr is not None:
-            before_proj = cache["m"] = alloc((steps, hidden, batch), dtype)
+            before_proj = cache["m"] = alloc((steps, hidden, batch), "m")
     def in_order(per_time):  # a per-time array in processing order (a view)
         return per_time[::-1] if reverse else per_time
 
@@ -214,7 +233,7 @@ def _factors(mode: str, p: Arrays, cache: dict, reverse: bool) -> dict:
     hidden = p.w_ih.shape[0] // GATES[mode]
     g = cache["gates"]
     shape = (g.shape[0], 3, hidden, g.shape[2])
-    factors = np.empty(shape, g.dtype)
+    factors = _buffer(shape, g.dtype, "factors")
     if mode == "gru":
         r, z, new = g[:, :hidden], g[:, hidden:2 * hidden], g[:, 2 * hidden:]
         base = (1.0 - z) * (1.0 - new * new)  # d h'/d(pre-activation of n)
@@ -239,20 +258,22 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
     hidden = gh // GATES[mode]
     dtype = p.x.dtype
     total = steps * batch * size
-    g_out = np.ascontiguousarray(grad[:total].reshape(steps, batch, size).transpose(0, 2, 1))
+    g_out = _buffer((steps, size, batch), dtype, "g_out")
+    np.copyto(g_out, grad[:total].reshape(steps, batch, size).transpose(0, 2, 1))
     dh = grad[total:total + batch * size].reshape(batch, size).T.copy()
     dc = None
     if mode == "lstm":
         dc = grad[total + batch * size:].reshape(batch, hidden).T.copy()
     factors = _factors(mode, p, cache, reverse)
     w_hh_t = np.ascontiguousarray(p.w_hh.T)
-    alloc = np.empty if batch_sizes is None else np.zeros
-    d_gates = alloc((steps, gh, batch), dtype)  # the gradient at W_hh h + b_hh, per step
+    packed = batch_sizes is not None
+    # the gradient at W_hh h + b_hh, per step (a packed batch's inactive columns stay zero)
+    d_gates = _buffer((steps, gh, batch), dtype, "d_gates", zeros=packed)
     if mode == "gru":
-        d_state = alloc((steps, size, batch), dtype)
+        d_state = _buffer((steps, size, batch), dtype, "d_state", zeros=packed)
         product = np.empty((size, batch), dtype)
     if p.w_hr is not None:
-        d_proj = alloc((steps, size, batch), dtype)
+        d_proj = _buffer((steps, size, batch), dtype, "d_proj", zeros=packed)
         w_hr_t = np.ascontiguousarray(p.w_hr.T)
         product = np.empty((hidden, batch), dtype)
     def in_order(per_time):  # a per-time array in backward order: the last processed first
@@ -304,10 +325,11 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
             dcn *= f
     d_input = d_gates
     if mode == "gru":  # n's input side has no r in front of it
-        d_input = d_gates.copy()
+        d_input = _buffer(d_gates.shape, dtype, "d_input")
+        np.copyto(d_input, d_gates)
         np.multiply(d_state, factors["base"], out=d_input[:, 2 * hidden:])
-    flat_in = _flat_columns(d_input)
-    flat_hidden = flat_in if d_input is d_gates else _flat_columns(d_gates)
+    flat_in = _flat_columns(d_input, "in")
+    flat_hidden = flat_in if d_input is d_gates else _flat_columns(d_gates, "hidden")
     grads = {}
     if needs.x is not None:
         grads["x"] = np.dot(flat_in.T, p.w_ih).reshape(steps, batch, features)
@@ -319,11 +341,11 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
         grads["w_ih"] = np.dot(flat_in, p.x.reshape(steps * batch, features))
     if needs.w_hh is not None:
         prev = _in_time_order(cache["states"], reverse)[0]
-        grads["w_hh"] = np.dot(flat_hidden, _flat_columns(prev).T)
+        grads["w_hh"] = np.dot(flat_hidden, _flat_columns(prev, "prev").T)
     if needs.b_ih is not None:
         grads["b_ih"] = flat_in.sum(axis=1)
     if needs.b_hh is not None:
         grads["b_hh"] = flat_hidden.sum(axis=1)
     if needs.w_hr is not None:
-        grads["w_hr"] = np.dot(_flat_columns(d_proj), _flat_columns(cache["m"]).T)
+        grads["w_hr"] = np.dot(_flat_columns(d_proj, "d_proj"), _flat_columns(cache["m"], "m").T)
     return Arrays(*(grads.get(name) for name in Arrays._fields))

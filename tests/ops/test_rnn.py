@@ -140,3 +140,29 @@ def test_packed_rows_past_their_end_keep_their_state_and_output_zeros():
 def test_recurrence_rejects_an_unknown_mode():
     with pytest.raises(ValueError, match="mode must be one of rnn_tanh, rnn_relu, gru, lstm"):
         recurrence(cr.zeros(2, 1, 1), cr.zeros(1, 1), (cr.zeros(1, 1), cr.zeros(1, 1)), "elman")
+
+
+@pytest.mark.parametrize("mode", ["gru", "lstm"])
+def test_reused_buffers_never_corrupt_a_graph_that_is_still_alive(mode):
+    rng = np.random.default_rng(5)
+    gates = GATES[mode] * 3
+    values = [[rng.standard_normal((6, 2, 2)), rng.standard_normal((gates, 2)),
+               rng.standard_normal((gates, 3))] for _ in range(2)]
+
+    def run(arrays):
+        x, w_ih, w_hh = (cr.tensor(a, dtype=cr.float64, requires_grad=True) for a in arrays)
+        c0 = cr.zeros(2, 3, dtype=cr.float64) if mode == "lstm" else None
+        out = recurrence(x, cr.zeros(2, 3, dtype=cr.float64), (w_ih, w_hh), mode, c0)[0]
+        return (out * out).sum(), (x, w_ih, w_hh)
+
+    def gradients(loss, leaves):
+        loss.backward()
+        return [t.grad.data for t in leaves]
+
+    # Both graphs alive at once: the second forward (same shapes) must not take the first's
+    # saved buffers, and the first backward must not hand its scratch to the second.
+    both = [run(arrays) for arrays in values]
+    together = [gradients(*both[1]), gradients(*both[0])][::-1]
+    for arrays, grads in zip(values, together):
+        for mine, alone in zip(grads, gradients(*run(arrays))):
+            np.testing.assert_allclose(mine, alone, rtol=1e-13, atol=1e-15)
