@@ -115,15 +115,16 @@ def forward(mode: str, p: Arrays, reverse: bool, batch_sizes) -> tuple[np.ndarra
     projected = np.dot(w_ih, x.reshape(steps * batch, features).T,
                        out=_buffer((gh, steps * batch), dtype, "projected"))
     xp = _buffer((steps, gh, batch), dtype, "xp")
-    np.copyto(xp, projected.reshape(gh, steps, batch).transpose(1, 0, 2))
+    by_step = projected.reshape(gh, steps, batch).transpose(1, 0, 2)
     b_hn = None
-    if b_ih is not None:
-        xp += b_ih[:, None]
+    if b_ih is None:
+        np.copyto(xp, by_step)
+    else:
+        bias = b_ih + b_hh
         if mode == "gru":  # r and z add both biases; n's hidden bias sits inside r·(W h + b)
-            xp[:, :2 * hidden] += b_hh[:2 * hidden, None]
+            bias[2 * hidden:] = b_ih[2 * hidden:]
             b_hn = b_hh[2 * hidden:, None]
-        else:
-            xp += b_hh[:, None]
+        np.add(by_step, bias[:, None], out=xp)
     # A packed batch leaves columns untouched; zeros keep the vectorized factors of the backward
     # free of uninitialized values there.
     packed = batch_sizes is not None
@@ -267,8 +268,10 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
     factors = _factors(mode, p, cache, reverse)
     w_hh_t = np.ascontiguousarray(p.w_hh.T)
     packed = batch_sizes is not None
-    # the gradient at W_hh h + b_hh, per step (a packed batch's inactive columns stay zero)
-    d_gates = _buffer((steps, gh, batch), dtype, "d_gates", zeros=packed)
+    # The gradient at W_hh h + b_hh: (G·H, T, B), so that the weight gradients read it as
+    # (G·H, T·B) without a copy; a packed batch's inactive columns stay zero.
+    d_gates = _buffer((gh, steps, batch), dtype, "d_gates", zeros=packed)
+    by_gate = d_gates.reshape(GATES[mode], hidden, steps, batch).transpose(2, 0, 1, 3)
     if mode == "gru":
         d_state = _buffer((steps, size, batch), dtype, "d_state", zeros=packed)
         product = np.empty((size, batch), dtype)
@@ -282,7 +285,8 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
     sizes = [batch] * steps if batch_sizes is None else \
         [batch_sizes[t] for t in reversed(time_steps(steps, reverse))]
     rnn = mode == "rnn_tanh" or mode == "rnn_relu"
-    per_step = [in_order(g_out), in_order(d_gates), sizes]
+    per_step = [in_order(g_out), in_order(d_gates.transpose(1, 0, 2)), in_order(by_gate),
+                sizes]
     if rnn:
         per_step.append(in_order(factors["act"]))
     elif mode == "gru":
@@ -293,10 +297,10 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
         if p.w_hr is not None:
             per_step.append(in_order(d_proj))
     full_work = product if mode == "gru" or p.w_hr is not None else None
-    for g_t, dg, n, *extra in zip(*per_step):
+    for g_t, dg, blocks, n, *extra in zip(*per_step):
         mm, d, dcn, work = np.dot, dh, dc, full_work  # np.dot where the output is contiguous
         if n < batch:
-            d, g_t, dg = dh[:, :n], g_t[:, :n], dg[:, :n]
+            d, g_t, dg, blocks = dh[:, :n], g_t[:, :n], dg[:, :n], blocks[..., :n]
             extra = [a[..., :n] for a in extra]
             mm, dcn = np.matmul, None if dc is None else dc[:, :n]
             work = None if work is None else product[:, :n]
@@ -307,7 +311,7 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
         elif mode == "gru":
             ds, factor, z = extra
             np.add(d, g_t, out=ds)
-            np.multiply(factor, ds, out=dg.reshape(3, hidden, -1))
+            np.multiply(factor, ds, out=blocks)
             np.multiply(ds, z, out=d)
             d += mm(w_hh_t, dg, out=work)
         else:
@@ -319,17 +323,18 @@ def backward(mode: str, p: Arrays, cache: dict, grad: np.ndarray, needs: Arrays,
                 np.copyto(extra[4], d)
                 dm = mm(w_hr_t, d, out=work)
             dcn += dm * to_cell
-            np.multiply(cell, dcn, out=dg[:3 * hidden].reshape(3, hidden, -1))
-            np.multiply(dm, out_factor, out=dg[3 * hidden:])
+            np.multiply(cell, dcn, out=blocks[:3])
+            np.multiply(dm, out_factor, out=blocks[3])
             mm(w_hh_t, dg, out=d)
             dcn *= f
     d_input = d_gates
     if mode == "gru":  # n's input side has no r in front of it
         d_input = _buffer(d_gates.shape, dtype, "d_input")
         np.copyto(d_input, d_gates)
-        np.multiply(d_state, factors["base"], out=d_input[:, 2 * hidden:])
-    flat_in = _flat_columns(d_input, "in")
-    flat_hidden = flat_in if d_input is d_gates else _flat_columns(d_gates, "hidden")
+        np.multiply(d_state.transpose(1, 0, 2), factors["base"].transpose(1, 0, 2),
+                    out=d_input[2 * hidden:])
+    flat_in = d_input.reshape(gh, steps * batch)
+    flat_hidden = d_gates.reshape(gh, steps * batch)
     grads = {}
     if needs.x is not None:
         grads["x"] = np.dot(flat_in.T, p.w_ih).reshape(steps, batch, features)
