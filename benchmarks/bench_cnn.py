@@ -5,7 +5,8 @@ The network (MNIST-sized, batch 64 of 1×28×28 float32):
     MaxPool2d(2) → Flatten → Linear(3136, 128) → ReLU → Linear(128, 10), cross-entropy,
     SGD with momentum written out by hand on both sides.
 
-Run: ``python benchmarks/bench_cnn.py`` (``--rounds 30`` for steadier numbers). Both libraries
+Run: ``PYTHONPATH=. python benchmarks/bench_cnn.py`` (``--rounds 30`` for steadier numbers,
+``--quick`` for 5 rounds). Both libraries
 run in one process, alternating in rounds (benchmarks/_timing.py); medians are reported as a
 markdown table. Without PyTorch installed only chainrule's times are printed.
 
@@ -20,15 +21,12 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import chainrule as cr  # noqa: E402
-from chainrule import nn  # noqa: E402
-from benchmarks._timing import alternate  # noqa: E402
+import chainrule as cr
+from chainrule import nn
+from _timing import alternate
 
 torch = None  # imported in main(), after the OpenMP policy is set
 
@@ -145,11 +143,14 @@ def conv_contenders(in_channels, out_channels, size, input_grad, rng):
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
+    parser.add_argument("--quick", action="store_true", help="5 rounds")
     parser.add_argument("--repeat", type=int, default=3)
     parser.add_argument("--omp-passive", action="store_true",
                         help="let PyTorch's idle OpenMP threads sleep instead of spinning")
     args = parser.parse_args()
     global torch
+    if args.quick:
+        args.rounds = 5
     if args.omp_passive:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     try:

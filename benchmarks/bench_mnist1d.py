@@ -110,10 +110,14 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--quick", action="store_true", help="fewer rounds, 600 recipe steps")
     parser.add_argument("--section", choices=("step", "recipe", "all"), default="all")
+    parser.add_argument("--torch-threads", type=int, default=None,
+                        help="PyTorch's intra-op threads (default: its own, one per core)")
     args = parser.parse_args()
     skipped()
+    if torch is not None and args.torch_threads:
+        torch.set_num_threads(args.torch_threads)
     if torch is not None:
-        torch.set_num_threads(max(1, os.cpu_count() or 1))
+        print(f"PyTorch {torch.__version__} on {torch.get_num_threads()} threads")
     if args.section in ("step", "all"):
         step_section(args.quick)
     if args.section in ("recipe", "all"):
