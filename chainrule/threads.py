@@ -6,8 +6,8 @@ to share: two threads gain little on a quiet machine and lose 5-20x when another
 one core busy (a browser, a second job), because every product then waits for a thread that is
 not running. So chainrule sets NumPy's BLAS to one thread when it is imported and opens more
 threads only around a product big enough to gain from them, ``m·k·n >= BIG_WORK`` (2**25, a
-(64×288)@(288×2048) convolution: measured on the 2-core machine, 2 threads make such a product
-1.5-1.9x faster when the machine is quiet, while below ~2**24 they gain under 1.4x), and only as
+(64×288)@(288×2048) convolution: measured on the 2-core machine beside other work at load ~3,
+2 threads made such a product 1.5-1.9x faster, below ~2**24 under 1.4x), and only as
 many as there are cores that other processes leave free: even a big product runs 1.3-6x slower
 on two threads when another process keeps a core busy. The free cores come from ``/proc/stat``
 (the machine's busy time) minus this process's own CPU time, read at most every

@@ -17,8 +17,10 @@ from chainrule import nn, threads
 
 
 def _blas_threads() -> int:
+    """The thread count of the BLAS NumPy loaded (not of one that torch, say, loads later)."""
+    numpy_blas = {lib.filepath for lib in threads._controllers}
     return max(lib.num_threads for lib in ThreadpoolController().lib_controllers
-               if lib.user_api == "blas")
+               if lib.filepath in numpy_blas)
 
 
 @pytest.fixture
