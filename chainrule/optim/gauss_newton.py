@@ -13,6 +13,7 @@ from typing import Callable
 
 import numpy as np
 
+from chainrule import threads
 from chainrule.autograd.batched import chunked_grad
 from chainrule.autograd.engine import backward_options, grad
 from chainrule.autograd.grad_mode import enable_grad, no_grad
@@ -50,7 +51,7 @@ def gauss_newton_matrix(loss: Tensor, output: Tensor, params: list[Tensor],
                              allow_unused=True)
     if curved is None:
         return np.zeros((sum(sizes), sum(sizes)))
-    matrix = curved.reshape(len(columns), count).astype(np.float64) @ jacobian
+    matrix = threads.matmul(curved.reshape(len(columns), count).astype(np.float64), jacobian)
     matrix += matrix.T
     matrix *= 0.5
     return matrix

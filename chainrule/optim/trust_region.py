@@ -23,6 +23,8 @@ from typing import Callable
 
 import numpy as np
 
+from chainrule import threads
+
 __all__ = ["DenseModel", "CGModel", "damped_step", "damped_direction", "conjugate_gradient",
            "cholesky_solve"]
 
@@ -54,7 +56,8 @@ class DenseModel:
         self.matrix, self.flat_grad, self.absolute, self.psd = matrix, flat_grad, absolute, psd
         self.scale = float(np.abs(np.diag(matrix)).max(initial=0.0)) or 1.0
         if absolute:
-            values, self.vectors = np.linalg.eigh(matrix)
+            with threads.wide(_threads(matrix)):
+                values, self.vectors = np.linalg.eigh(matrix)
             self.values = np.abs(values)
             self.projected = self.vectors.T @ flat_grad
             self.scale = float(self.values.max(initial=0.0)) or 1.0
@@ -67,9 +70,10 @@ class DenseModel:
             return -(self.vectors @ (self.projected / shifted))
         system = self.matrix + damping * np.eye(len(self.matrix))
         try:
-            if self.psd and damping > _TINY * self.scale:
-                return -np.linalg.solve(system, self.flat_grad)
-            factor = np.linalg.cholesky(system)  # fails unless positive definite
+            with threads.wide(_threads(system)):
+                if self.psd and damping > _TINY * self.scale:
+                    return -np.linalg.solve(system, self.flat_grad)
+                factor = np.linalg.cholesky(system)  # fails unless positive definite
         except np.linalg.LinAlgError:
             return None
         return -cholesky_solve(factor, self.flat_grad)
@@ -107,6 +111,11 @@ class CGModel:
     def curvature(self, direction: np.ndarray) -> float:
         self.products += 1
         return float(direction @ self.mvp(direction))
+
+
+def _threads(matrix: np.ndarray) -> int:
+    """BLAS threads for a factorization of ``matrix`` (about n³ multiply-adds)."""
+    return threads.threads_for(len(matrix) ** 3)
 
 
 def cholesky_solve(factor: np.ndarray, rhs: np.ndarray, block: int = 128) -> np.ndarray:
@@ -196,13 +205,15 @@ def damped_direction(matrix: np.ndarray, flat_grad: np.ndarray,
     raised = False
     for _ in range(100):
         try:
-            factor = np.linalg.cholesky(matrix + damping * identity)
+            with threads.wide(_threads(matrix)):
+                factor = np.linalg.cholesky(matrix + damping * identity)
         except np.linalg.LinAlgError:
             damping, raised = (damping * 10 if damping > 0 else start), True
             continue
         if raised:
             damping *= 10
-            factor = np.linalg.cholesky(matrix + damping * identity)
+            with threads.wide(_threads(matrix)):
+                factor = np.linalg.cholesky(matrix + damping * identity)
         return -cholesky_solve(factor, flat_grad), damping
     raise FloatingPointError(f"M + λI is not positive definite even for λ = {damping:g}")
 
