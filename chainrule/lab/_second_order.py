@@ -231,9 +231,10 @@ def _paragraph(runs: dict, minimum: dict, parameters: int, widths: str) -> str:
     fixed, adaptive = runs["newton-fixed"].first(TARGET)[0], runs["newton"].first(TARGET)[0]
     damping = ""
     if adaptive is not None and (fixed is None or fixed > adaptive):
-        damping = ("With a fixed λ the step is damped as much wherever the Hessian is "
-                   "indefinite, so it creeps; the trust region shrinks λ whenever the quadratic "
-                   "model predicted the decrease well and keeps only steps that lower the loss. ")
+        damping = ("The fixed-λ Newton raises λ until H + λI is positive definite, so each "
+                   "step is damped as strongly as the most negative curvature demands and it "
+                   "creeps; the trust region shrinks λ whenever the quadratic model predicted "
+                   "the decrease well and keeps only steps that lower the loss. ")
     newton, gauss = minimum["newton"], minimum["gauss-newton"]
     gap = gauss.losses[-1] - min(min(run.losses) for run in minimum.values())
     elsewhere = (f" at a loss {gap:.2g} above f* (another stationary point)" if gap > 1e-6
