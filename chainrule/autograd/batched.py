@@ -194,22 +194,13 @@ def chunked_grad(outputs: Sequence[Tensor], inputs: Sequence[Tensor],
         chunk_size = auto_chunk(outputs, total)
     if chunk_size < 1:
         raise ValueError(f"chunk_size must be a positive integer, got {chunk_size}")
+    if total == 0:
+        return batched_grad(outputs, inputs, grad_outputs, allow_unused=allow_unused)
     pieces = [batched_grad(outputs, inputs, [v[start:start + chunk_size] for v in grad_outputs],
-                           allow_unused=True)
+                           allow_unused=allow_unused)
               for start in range(0, total, chunk_size)]
-    results = []
-    for position, tensor in enumerate(inputs):
-        parts = [piece[position] for piece in pieces]
-        if any(part is None for part in parts):
-            if not allow_unused:
-                raise RuntimeError(
-                    f"input {position} (shape {tuple(tensor.shape)}) was not used to compute the "
-                    "outputs, so it has no gradient. Pass allow_unused=True to get None for it.")
-            results.append(None)
-        else:
-            results.append(np.concatenate(parts) if parts else
-                           np.zeros((0,) + tensor.shape, dtype=tensor.data.dtype))
-    return tuple(results)
+    # an input unused in one chunk is unused in all (the graph is the same)
+    return tuple(None if parts[0] is None else np.concatenate(parts) for parts in zip(*pieces))
 
 
 def hessian_matrix(grads: Sequence[Tensor | None], params: Sequence[Tensor],

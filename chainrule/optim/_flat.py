@@ -87,26 +87,37 @@ def evaluate_at(closure: Callable, params: list[Tensor], step: np.ndarray) -> fl
             p._version = version
 
 
+def split(vector: np.ndarray, tensors: list[Tensor]) -> list[Tensor]:
+    """The flat ``vector`` cut into one tensor per entry of ``tensors``, of its shape and dtype."""
+    pieces, offset = [], 0
+    for t in tensors:
+        size = t.data.size
+        pieces.append(Tensor._make(np.ascontiguousarray(
+            vector[offset:offset + size], dtype=t.data.dtype).reshape(t.shape)))
+        offset += size
+    return pieces
+
+
+def join(parts, tensors: list[Tensor], dtype=None) -> np.ndarray:
+    """One flat vector from per-tensor ``parts`` (Tensors; None gives zeros), in ``dtype``
+    (default: the tensors' common dtype)."""
+    dtype = flat_dtype(tensors) if dtype is None else dtype
+    return np.concatenate([np.zeros(t.data.size, dtype=dtype) if part is None
+                           else part.data.reshape(-1).astype(dtype, copy=False)
+                           for part, t in zip(parts, tensors)])
+
+
 def hessian_vector_product(grads: list[Tensor], params: list[Tensor],
                            vector: np.ndarray) -> np.ndarray:
     """H·v for flat ``vector`` by double backward through ``grads`` (gradients that carry their
     graph, from ``backward_options(create_graph=True)``); zeros where a gradient is constant."""
-    dtype = flat_dtype(params)
-    outputs, grad_outputs = [], []
-    offset = 0
-    for g, p in zip(grads, params):
-        size = p.data.size
-        if g is not None and g.requires_grad:
-            outputs.append(g)
-            grad_outputs.append(Tensor._make(
-                np.ascontiguousarray(vector[offset:offset + size], dtype=g.dtype).reshape(g.shape)))
-        offset += size
-    if not outputs:
-        return np.zeros(numel(params), dtype=dtype)
-    parts = autograd_grad(outputs, params, grad_outputs, retain_graph=True, allow_unused=True)
-    return np.concatenate([np.zeros(p.data.size, dtype=dtype) if part is None
-                           else part.data.reshape(-1).astype(dtype, copy=False)
-                           for part, p in zip(parts, params)])
+    linked = [(g, piece) for g, piece in zip(grads, split(vector, params))
+              if g is not None and g.requires_grad]
+    if not linked:
+        return np.zeros(numel(params), dtype=flat_dtype(params))
+    parts = autograd_grad([g for g, _ in linked], params, [piece for _, piece in linked],
+                          retain_graph=True, allow_unused=True)
+    return join(parts, params)
 
 
 class FlatOptimizer(Optimizer):

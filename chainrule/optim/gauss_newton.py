@@ -19,7 +19,7 @@ from chainrule.autograd.engine import backward_options, grad
 from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.optim import _flat, trust_region
 from chainrule.optim._flat import FlatOptimizer
-from chainrule.optim.optimizer import ParamsT, check_int, check_number
+from chainrule.optim.optimizer import ParamsT, check_int
 from chainrule.optim.trust_region import CGModel, DenseModel, damped_direction
 from chainrule.tensor import Tensor
 
@@ -57,22 +57,6 @@ def gauss_newton_matrix(loss: Tensor, output: Tensor, params: list[Tensor],
     return matrix
 
 
-def _split(vector: np.ndarray, tensors: list[Tensor]) -> list[Tensor]:
-    pieces, offset = [], 0
-    for t in tensors:
-        size = t.data.size
-        pieces.append(Tensor._make(np.ascontiguousarray(
-            vector[offset:offset + size], dtype=t.data.dtype).reshape(t.shape)))
-        offset += size
-    return pieces
-
-
-def _flatten(parts, tensors: list[Tensor]) -> np.ndarray:
-    return np.concatenate([np.zeros(t.data.size) if part is None
-                           else part.data.reshape(-1).astype(np.float64)
-                           for part, t in zip(parts, tensors)])
-
-
 def gauss_newton_product(loss: Tensor, output: Tensor,
                          params: list[Tensor]) -> Callable[[np.ndarray], np.ndarray]:
     """v ↦ G·v = Jᵀ(H_L(J·v)) without forming G (Hessian-free, Martens 2010): J·v by the
@@ -86,7 +70,7 @@ def gauss_newton_product(loss: Tensor, output: Tensor,
     linked = [(t, p) for t, p in zip(transposed, params) if t is not None and t.requires_grad]
 
     def product(vector: np.ndarray) -> np.ndarray:
-        pieces = _split(vector, params)
+        pieces = _flat.split(vector, params)
         chosen = [piece for (t, p), piece in zip(zip(transposed, params), pieces)
                   if t is not None and t.requires_grad]
         if not linked or not loss_grad.requires_grad:
@@ -98,7 +82,8 @@ def gauss_newton_product(loss: Tensor, output: Tensor,
         (hjv,) = grad(loss_grad, output, jv, retain_graph=True, allow_unused=True)
         if hjv is None:
             return np.zeros_like(vector)
-        return _flatten(grad(output, params, hjv, retain_graph=True, allow_unused=True), params)
+        return _flat.join(grad(output, params, hjv, retain_graph=True, allow_unused=True),
+                          params, np.float64)
 
     return product
 
@@ -181,16 +166,10 @@ class GaussNewton(FlatOptimizer):
 
     def _validate(self, options: dict) -> None:
         super()._validate(options)
-        check_number("damping", options["damping"], low=0.0)
-        check_int("max_cg_iter", options["max_cg_iter"], 1)
-        check_number("cg_tol", options["cg_tol"], low=0.0)
-        check_int("max_tries", options["max_tries"], 1)
+        trust_region.check_options(options)
         if options["solver"] not in SOLVERS:
             raise ValueError(f"Invalid solver: {options['solver']!r}; expected one of "
                              f"{', '.join(map(repr, SOLVERS))}")
-        if not isinstance(options["adaptive_damping"], bool):
-            raise TypeError(f"adaptive_damping must be True or False, got "
-                            f"{options['adaptive_damping']!r}")
 
     def _call(self, closure: Callable) -> tuple[Tensor, Tensor]:
         with enable_grad(), backward_options(create_graph=False, retain_graph=True):
@@ -232,23 +211,15 @@ class GaussNewton(FlatOptimizer):
                 model = CGModel(gauss_newton_product(loss, output, active), flat_grad,
                                 group["max_cg_iter"], float(group["cg_tol"]))
             if group["adaptive_damping"]:
-                self._damped_step(closure, loss, model, active, group, state)
+                trust_region.step_parameters(model, loss, lambda: enable_grad()(closure)()[0],
+                                             active, state, float(group["lr"]),
+                                             group["max_tries"])
             else:
                 self._fixed_step(model, active, group, state)
             if isinstance(model, CGModel):
                 state["cg_iters"] = model.products
         state["n_iter"] += 1
         return loss
-
-    def _damped_step(self, closure, loss, model, active, group, state) -> None:
-        def evaluate(step: np.ndarray) -> float:
-            state["func_evals"] += 1
-            return _flat.evaluate_at(lambda: enable_grad()(closure)()[0], active, step)
-
-        step = trust_region.damped_step(model, float(loss), evaluate, state,
-                                        float(group["lr"]), group["max_tries"])
-        if step is not None:
-            _flat.add_to_params(active, 1.0, step)
 
     def _fixed_step(self, model, active, group, state) -> None:
         damping = float(group["damping"])

@@ -26,7 +26,7 @@ from chainrule.autograd.grad_mode import enable_grad, no_grad
 from chainrule.optim import _flat, trust_region
 from chainrule.optim._flat import FlatOptimizer
 from chainrule.optim.line_search import strong_wolfe
-from chainrule.optim.optimizer import ParamsT, check_int, check_number
+from chainrule.optim.optimizer import ParamsT, check_int
 from chainrule.optim.trust_region import CGModel, DenseModel, conjugate_gradient, damped_direction
 from chainrule.tensor import Tensor
 
@@ -51,14 +51,10 @@ class _SecondOrder(FlatOptimizer):
 
     def _validate(self, options: dict) -> None:
         super()._validate(options)
-        check_number("damping", options["damping"], low=0.0)
-        check_int("max_tries", options["max_tries"], 1)
+        trust_region.check_options(options)
         if options["line_search_fn"] not in (None, "strong_wolfe"):
             raise ValueError(f"Invalid line_search_fn: {options['line_search_fn']!r}; expected "
                              "None or 'strong_wolfe'")
-        if not isinstance(options["adaptive_damping"], bool):
-            raise TypeError(f"adaptive_damping must be True or False, got "
-                            f"{options['adaptive_damping']!r}")
         if options["adaptive_damping"] and options["line_search_fn"] is not None:
             raise ValueError("adaptive_damping=True already chooses the step (a trust region); "
                              "use it without line_search_fn, or line_search_fn without it")
@@ -76,22 +72,14 @@ class _SecondOrder(FlatOptimizer):
 
     def _damped_step(self, closure: Callable, loss, grads: list, active: list[Tensor],
                      flat_grad: np.ndarray, group: dict, state: dict) -> None:
-        """One Levenberg–Marquardt step (``trust_region.damped_step``); no step when every
+        """One Levenberg–Marquardt step (``trust_region.step_parameters``); no step when every
         trial raised the loss."""
         state.setdefault("damping", float(group["damping"]))
         model = self._model(grads, active, flat_grad, group, state)
-        plain_closure = enable_grad()(closure)
-
-        def evaluate(step: np.ndarray) -> float:
-            state["func_evals"] += 1
-            return _flat.evaluate_at(plain_closure, active, step)
-
-        step = trust_region.damped_step(model, float(loss), evaluate, state,
-                                        float(group["lr"]), group["max_tries"])
+        trust_region.step_parameters(model, loss, enable_grad()(closure), active, state,
+                                     float(group["lr"]), group["max_tries"])
         if isinstance(model, CGModel):
             state["cg_iters"] = model.products
-        if step is not None:
-            _flat.add_to_params(active, 1.0, step)
 
     @no_grad()
     def step(self, closure: Callable | None = None):
@@ -290,11 +278,6 @@ class NewtonCG(_SecondOrder):
         super().__init__(params, dict(lr=lr, max_cg_iter=max_cg_iter, cg_tol=cg_tol,
                                       damping=damping, line_search_fn=line_search_fn,
                                       adaptive_damping=adaptive_damping, max_tries=max_tries))
-
-    def _validate(self, options: dict) -> None:
-        super()._validate(options)
-        check_int("max_cg_iter", options["max_cg_iter"], 1)
-        check_number("cg_tol", options["cg_tol"], low=0.0)
 
     def _direction(self, grads: list, active: list[Tensor], flat_grad: np.ndarray,
                    group: dict, state: dict) -> np.ndarray:

@@ -24,9 +24,11 @@ from typing import Callable
 import numpy as np
 
 from chainrule import threads
+from chainrule.optim import _flat
+from chainrule.optim.optimizer import check_int, check_number
 
 __all__ = ["DenseModel", "CGModel", "damped_step", "damped_direction", "conjugate_gradient",
-           "cholesky_solve"]
+           "cholesky_solve", "step_parameters", "check_options"]
 
 #: λ below this fraction of the model's scale is treated as 0 (the pure Newton step)
 _TINY = 1e-12
@@ -216,6 +218,33 @@ def damped_direction(matrix: np.ndarray, flat_grad: np.ndarray,
                 factor = np.linalg.cholesky(matrix + damping * identity)
         return -cholesky_solve(factor, flat_grad), damping
     raise FloatingPointError(f"M + λI is not positive definite even for λ = {damping:g}")
+
+
+def step_parameters(model, loss, loss_at: Callable[[], float], params: list, state: dict,
+                    lr: float, max_tries: int) -> None:
+    """``damped_step`` on the flat vector of ``params``: each trial is scored by ``loss_at()``
+    (the loss at the parameters as they are then; they are put back after it), and the
+    accepted step, if any, is applied. ``state["func_evals"]`` counts the trials."""
+    def evaluate(step: np.ndarray) -> float:
+        state["func_evals"] += 1
+        return _flat.evaluate_at(loss_at, params, step)
+
+    step = damped_step(model, float(loss), evaluate, state, lr, max_tries)
+    if step is not None:
+        _flat.add_to_params(params, 1.0, step)
+
+
+def check_options(options: dict) -> None:
+    """The checks of the options the damped optimizers share (``damping``,
+    ``adaptive_damping``, ``max_tries``; ``max_cg_iter`` and ``cg_tol`` where present)."""
+    check_number("damping", options["damping"], low=0.0)
+    check_int("max_tries", options["max_tries"], 1)
+    if not isinstance(options["adaptive_damping"], bool):
+        raise TypeError(f"adaptive_damping must be True or False, got "
+                        f"{options['adaptive_damping']!r}")
+    if "max_cg_iter" in options:
+        check_int("max_cg_iter", options["max_cg_iter"], 1)
+        check_number("cg_tol", options["cg_tol"], low=0.0)
 
 
 def conjugate_gradient(hvp: Callable[[np.ndarray], np.ndarray], flat_grad: np.ndarray,
