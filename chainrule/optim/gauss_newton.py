@@ -67,16 +67,14 @@ def gauss_newton_product(loss: Tensor, output: Tensor,
         transposed = grad(output, params, dummy, create_graph=True, retain_graph=True,
                           allow_unused=True)
         (loss_grad,) = grad(loss, output, create_graph=True, retain_graph=True)
-    linked = [(t, p) for t, p in zip(transposed, params) if t is not None and t.requires_grad]
+    linked = [k for k, t in enumerate(transposed) if t is not None and t.requires_grad]
+    if not linked or not loss_grad.requires_grad:  # G = 0: the output or the loss is linear
+        return np.zeros_like
 
     def product(vector: np.ndarray) -> np.ndarray:
         pieces = _flat.split(vector, params)
-        chosen = [piece for (t, p), piece in zip(zip(transposed, params), pieces)
-                  if t is not None and t.requires_grad]
-        if not linked or not loss_grad.requires_grad:
-            return np.zeros_like(vector)
-        (jv,) = grad([t for t, _ in linked], dummy, chosen, retain_graph=True,
-                     allow_unused=True)
+        (jv,) = grad([transposed[k] for k in linked], dummy, [pieces[k] for k in linked],
+                     retain_graph=True, allow_unused=True)
         if jv is None:
             return np.zeros_like(vector)
         (hjv,) = grad(loss_grad, output, jv, retain_graph=True, allow_unused=True)

@@ -65,6 +65,7 @@ class DenseModel:
             self.scale = float(self.values.max(initial=0.0)) or 1.0
 
     def solve(self, damping: float) -> np.ndarray | None:
+        """d with (M + λI)·d = −g, or None when M + λI is not positive definite."""
         if self.absolute:
             shifted = self.values + damping
             if (shifted <= _TINY * self.scale).any():
@@ -81,6 +82,7 @@ class DenseModel:
         return -cholesky_solve(factor, self.flat_grad)
 
     def curvature(self, direction: np.ndarray) -> float:
+        """dᵀMd."""
         if self.absolute:
             return float(self.values @ (self.vectors.T @ direction) ** 2)
         return float(direction @ (self.matrix @ direction))
@@ -102,6 +104,7 @@ class CGModel:
         self.scale = self.scale or 1.0
 
     def solve(self, damping: float) -> np.ndarray:
+        """The CG approximation of d with (M + λI)·d = −g (always a descent direction)."""
         def damped(vector):
             return self.mvp(vector) + damping * vector
 
@@ -111,6 +114,7 @@ class CGModel:
         return direction
 
     def curvature(self, direction: np.ndarray) -> float:
+        """dᵀMd, by one product."""
         self.products += 1
         return float(direction @ self.mvp(direction))
 

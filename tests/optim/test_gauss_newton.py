@@ -148,6 +148,8 @@ def test_bad_closures_and_options_are_refused():
         opt.step(lambda: (w ** 2).sum())
     with pytest.raises(TypeError, match="needs a closure"):
         opt.step()
+    with pytest.raises(ValueError, match="the loss must be a scalar, got shape"):
+        opt.step(lambda: (w ** 2, w))
     with pytest.raises(ValueError, match="Invalid solver"):
         optim.GaussNewton([w], solver="qr")
     with pytest.raises(ValueError, match="solver='cg'"):
