@@ -93,6 +93,7 @@ def train(model: nn.Module, steps: int, length: int, rng, optimizer, clip: float
 
 
 def accuracy(model: nn.Module, x: np.ndarray, y: np.ndarray) -> float:
+    """The fraction of sequences in ``x`` whose predicted class is ``y``."""
     with cr.no_grad():
         return float((model(cr.tensor(x)).data.argmax(1) == y).mean())
 
