@@ -16,9 +16,8 @@ from chainrule.creation import (
 from chainrule.autograd import (
     detect_anomaly, enable_grad, grad, is_grad_enabled, no_grad, set_grad_enabled,
 )
-from chainrule.ops.elementwise import (
-    abs, add, cos, div, exp, log, mul, neg, pow, relu, sigmoid, sin, sqrt, sub, tanh,
-)
+from chainrule.ops.elementwise import add, div, mul, neg, sub
+from chainrule.ops.pointwise import abs, cos, exp, log, pow, relu, sigmoid, sin, sqrt, tanh
 from chainrule.ops.select import (
     clamp, clip, eq, ge, gt, isfinite, isnan, le, logical_and, logical_not, logical_or, lt,
     maximum, minimum, ne, sign, where,

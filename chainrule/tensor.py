@@ -417,13 +417,13 @@ class Tensor:
     def __rmul__(self, other): return _ew.mul(other, self)
     def __truediv__(self, other): return _ew.div(self, other)
     def __rtruediv__(self, other): return _ew.div(other, self)
-    def __pow__(self, other): return _ew.pow(self, other)
-    def __rpow__(self, other): return _ew.pow(other, self)
+    def __pow__(self, other): return _pw.pow(self, other)
+    def __rpow__(self, other): return _pw.pow(other, self)
     def __matmul__(self, other): return _linalg.matmul(self, other)
     def __rmatmul__(self, other): return _linalg.matmul(other, self)
     def __neg__(self): return _ew.neg(self)
     def __pos__(self): return self
-    def __abs__(self): return _ew.abs(self)
+    def __abs__(self): return _pw.abs(self)
     def __lt__(self, other): return _select.lt(self, other)
     def __le__(self, other): return _select.le(self, other)
     def __gt__(self, other): return _select.gt(self, other)
@@ -436,17 +436,17 @@ class Tensor:
     def __getitem__(self, index): return _indexing.getitem(self, index)
 
     # ----------------------------------------------------------------- methods
-    def exp(self): return _ew.exp(self)
-    def log(self): return _ew.log(self)
-    def sqrt(self): return _ew.sqrt(self)
-    def abs(self): return _ew.abs(self)
-    def sin(self): return _ew.sin(self)
-    def cos(self): return _ew.cos(self)
-    def tanh(self): return _ew.tanh(self)
-    def sigmoid(self): return _ew.sigmoid(self)
-    def relu(self): return _ew.relu(self)
+    def exp(self): return _pw.exp(self)
+    def log(self): return _pw.log(self)
+    def sqrt(self): return _pw.sqrt(self)
+    def abs(self): return _pw.abs(self)
+    def sin(self): return _pw.sin(self)
+    def cos(self): return _pw.cos(self)
+    def tanh(self): return _pw.tanh(self)
+    def sigmoid(self): return _pw.sigmoid(self)
+    def relu(self): return _pw.relu(self)
     def sign(self): return _select.sign(self)
-    def pow(self, exponent): return _ew.pow(self, exponent)
+    def pow(self, exponent): return _pw.pow(self, exponent)
     def clip(self, min=None, max=None): return _select.clip(self, min, max)
     clamp = clip
     def maximum(self, other): return _select.maximum(self, other)
@@ -740,6 +740,7 @@ class RemovableHandle:
 from chainrule.autograd import grad_mode  # noqa: E402  (autograd imports this module)
 from chainrule.autograd import engine as _engine  # noqa: E402
 from chainrule.ops import elementwise as _ew  # noqa: E402
+from chainrule.ops import pointwise as _pw  # noqa: E402
 from chainrule.ops import indexing as _indexing  # noqa: E402
 from chainrule.ops import linalg as _linalg  # noqa: E402
 from chainrule.ops import reduce as _reduce  # noqa: E402
@@ -764,7 +765,7 @@ _WRITERS = {
 def _share_docstrings() -> None:
     """Each one-line delegating method shows the docstring of the op it calls (``help(t.exp)``)."""
     sources = {
-        **{name: getattr(_ew, name) for name in ("exp", "log", "sqrt", "abs", "sin", "cos",
+        **{name: getattr(_pw, name) for name in ("exp", "log", "sqrt", "abs", "sin", "cos",
                                                   "tanh", "sigmoid", "relu", "pow")},
         **{name: getattr(_select, name) for name in ("sign", "clip", "maximum", "minimum")},
         "clamp": _select.clip, "matmul": _linalg.matmul,

@@ -73,54 +73,16 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
         wanted_nodes = {t.grad_fn: None for t in inputs if t.grad_fn is not None}
 
     order = _topological_order(roots)
-    check_anomaly = anomaly._enabled
     previous_mode = grad_mode._GradMode.enabled
     grad_mode._GradMode.enabled = create_graph
     try:
-        for node in order:
-            grad = node_grads.pop(node, None)
-            if grad is None:
-                continue
-            if node._output_hooks:
-                for hook in node._output_hooks:
-                    replacement = hook(grad)
-                    if replacement is not None:
-                        grad = replacement
-            if node._retained is not None:
-                tensor = node._retained()
-                if tensor is not None:
-                    kept = grad if create_graph else grad.detach()
-                    tensor.grad = kept if tensor.grad is None else tensor.grad + kept
-            if wanted_nodes is not None and node in wanted_nodes:
-                wanted_nodes[node] = grad
-            node._check_saved()
-            backward_arrays = None if create_graph else node.backward_arrays
-            if backward_arrays is None:
-                input_grads = node.backward(grad)
-                if type(input_grads) is not tuple:
-                    input_grads = (input_grads,)
-            else:  # no graph of the backward is recorded: the op's array formulas suffice
-                input_grads = backward_arrays(grad.data)
-                if type(input_grads) is not tuple:
-                    input_grads = (input_grads,)
-                input_grads = tuple([None if g is None else _wrap(g) for g in input_grads])
-            if check_anomaly:
-                anomaly.check_gradients(node, input_grads)
-            inputs_of_node = node.inputs
-            for position, (edge, input_grad) in enumerate(zip(node.next, input_grads)):
-                if edge is None or input_grad is None:
-                    continue
-                expected, got = inputs_of_node[position].data, input_grad.data
-                if got.shape != expected.shape or (got.dtype is not expected.dtype
-                                                   and got.dtype != expected.dtype):
-                    raise RuntimeError(_bad_gradient_message(
-                        node, "backward" if backward_arrays is None else "backward_arrays",
-                        position, input_grad, expected))
-                table = node_grads if isinstance(edge, Function) else leaf_grads
-                previous = table.get(edge)
-                table[edge] = input_grad if previous is None else previous + input_grad
-            if not retain_graph:
-                node._release()
+        if create_graph:
+            _walk_tensors(order, node_grads, leaf_grads, wanted_nodes, retain_graph)
+        else:
+            leaf_grads = {leaf: grad.data for leaf, grad in leaf_grads.items()}
+            _walk_arrays(order, {node: grad.data for node, grad in node_grads.items()},
+                         leaf_grads, wanted_nodes, retain_graph)
+            leaf_grads = {leaf: _wrap(grad) for leaf, grad in leaf_grads.items()}
     finally:
         grad_mode._GradMode.enabled = previous_mode
 
@@ -154,6 +116,101 @@ def run_backward(outputs, grad_outputs, retain_graph: bool, create_graph: bool,
         else:
             tensor.grad = tensor.grad + grad
     return None
+
+
+def _at_node(node, grad, create_graph: bool, wanted_nodes):
+    """What happens to a node's summed gradient before its backward: the output's hooks (which
+    may replace it), ``retain_grad``, and ``grad()``'s record of it."""
+    if node._output_hooks:
+        for hook in node._output_hooks:
+            replacement = hook(grad)
+            if replacement is not None:
+                grad = replacement
+    if node._retained is not None:
+        tensor = node._retained()
+        if tensor is not None:
+            kept = grad if create_graph else grad.detach()
+            tensor.grad = kept if tensor.grad is None else tensor.grad + kept
+    if wanted_nodes is not None and node in wanted_nodes:
+        wanted_nodes[node] = grad
+    return grad
+
+
+def _walk_tensors(order, node_grads: dict, leaf_grads: dict, wanted_nodes, retain_graph: bool):
+    """The walk with a graph of the backward: every gradient is a Tensor and every node's
+    ``backward`` runs on Tensors, so it is recorded."""
+    check_anomaly = anomaly._enabled
+    for node in order:
+        grad = node_grads.pop(node, None)
+        if grad is None:
+            continue
+        grad = _at_node(node, grad, True, wanted_nodes)
+        node._check_saved()
+        input_grads = node.backward(grad)
+        if type(input_grads) is not tuple:
+            input_grads = (input_grads,)
+        if check_anomaly:
+            anomaly.check_gradients(node, input_grads)
+        for position, (edge, input_grad, tensor) in enumerate(zip(node.next, input_grads,
+                                                                   node.inputs)):
+            if edge is None or input_grad is None:
+                continue
+            _check_gradient(node, "backward", position, input_grad.data, tensor.data)
+            table = node_grads if isinstance(edge, Function) else leaf_grads
+            previous = table.get(edge)
+            table[edge] = input_grad if previous is None else previous + input_grad
+        if not retain_graph:
+            node._release()
+
+
+def _walk_arrays(order, node_grads: dict, leaf_grads: dict, wanted_nodes, retain_graph: bool):
+    """The walk without a graph of the backward, on NumPy arrays: a node's ``backward_arrays``
+    takes and returns arrays, and sums between nodes are array sums. A gradient becomes a Tensor
+    only where something needs one: a hook, ``retain_grad``, ``grad()``'s record, or an op
+    without ``backward_arrays`` (its Tensor ``backward`` runs unrecorded)."""
+    check_anomaly = anomaly._enabled
+    for node in order:
+        grad = node_grads.pop(node, None)
+        if grad is None:
+            continue
+        if node._output_hooks or node._retained is not None or (
+                wanted_nodes is not None and node in wanted_nodes):
+            grad = _at_node(node, _wrap(grad), False, wanted_nodes).data
+        node._check_saved()
+        backward_arrays = node.backward_arrays
+        if backward_arrays is None:
+            method = "backward"
+            input_grads = node.backward(_wrap(grad))
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+            input_grads = [None if g is None else g.data for g in input_grads]
+        else:
+            method = "backward_arrays"
+            input_grads = backward_arrays(grad)
+            if type(input_grads) is not tuple:
+                input_grads = (input_grads,)
+        if check_anomaly:
+            anomaly.check_gradients(node, [None if g is None else _wrap(g) for g in input_grads])
+        for position, (edge, input_grad, tensor) in enumerate(zip(node.next, input_grads,
+                                                                   node.inputs)):
+            if edge is None or input_grad is None:
+                continue
+            expected = tensor.data
+            if input_grad.shape != expected.shape or (input_grad.dtype is not expected.dtype
+                                                      and input_grad.dtype != expected.dtype):
+                _check_gradient(node, method, position, input_grad, expected)
+            table = node_grads if isinstance(edge, Function) else leaf_grads
+            previous = table.get(edge)
+            table[edge] = input_grad if previous is None else previous + input_grad
+        if not retain_graph:
+            node._release()
+
+
+def _check_gradient(node, method: str, position: int, got: np.ndarray,
+                    expected: np.ndarray) -> None:
+    if got.shape != expected.shape or (got.dtype is not expected.dtype
+                                       and got.dtype != expected.dtype):
+        raise RuntimeError(_bad_gradient_message(node, method, position, got, expected))
 
 
 def _bad_gradient_message(node, method: str, position: int, grad, expected: np.ndarray) -> str:

@@ -11,7 +11,7 @@ Example:
 from chainrule.ops.adaptive_pool import adaptive_avg_pool1d, adaptive_avg_pool2d
 from chainrule.ops.conv import conv1d, conv2d
 from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
-from chainrule.ops.elementwise import relu, sigmoid, tanh
+from chainrule.ops.pointwise import relu, sigmoid, tanh
 from chainrule.ops.cross_entropy import cross_entropy, nll_loss
 from chainrule.ops.loss import (
     binary_cross_entropy, binary_cross_entropy_with_logits, huber_loss, l1_loss, mse_loss,

@@ -164,6 +164,27 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     return grad
 
 
+def unbroadcast_array(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
+    """``unbroadcast`` on an array (the ops' ``backward_arrays``)."""
+    if grad.shape == shape:
+        return grad
+    extra = grad.ndim - len(shape)
+    axes = tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
+    )
+    if axes:
+        grad = grad.sum(axis=axes)
+    return grad.reshape(shape)
+
+
+def array_pair(node, grad_a, grad_b) -> tuple:
+    """A binary op's array gradients, each summed to its input's shape (None where the input
+    needs none)."""
+    a, b = node.inputs
+    return (unbroadcast_array(grad_a, a.shape) if node.next[0] is not None else None,
+            unbroadcast_array(grad_b, b.shape) if node.next[1] is not None else None)
+
+
 def unbroadcast_batched(grads: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``unbroadcast`` for k stacked gradients (``chainrule.autograd.batched``): sum
     ``grads`` of shape ``(k, *broadcast shape)`` down to ``(k, *shape)``, never over the leading

@@ -16,7 +16,7 @@ import numpy as np
 from chainrule import backend
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, exp_nonpositive, float_input, mask_tensor
-from chainrule.ops.elementwise import abs as absolute, sigmoid, tanh
+from chainrule.ops.pointwise import abs as absolute, sigmoid, tanh
 from chainrule.ops.select import clip, where
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape

@@ -14,7 +14,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor
-from chainrule.ops.elementwise import abs as absolute, log
+from chainrule.ops.pointwise import abs as absolute, log
 from chainrule.ops.select import clip, where
 from chainrule.ops.activations import softplus
 from chainrule.ops.reduce import mean as reduce_mean, sum as reduce_sum

@@ -9,7 +9,7 @@ import numpy as np
 
 from chainrule.autograd.function import Function
 from chainrule.ops._util import as_tensor, dim_alias, normalize_dims
-from chainrule.ops.elementwise import abs as absolute, log, pow
+from chainrule.ops.pointwise import abs as absolute, log, pow
 from chainrule.ops.select import sign, where
 from chainrule.ops.shape import expand, reshape
 from chainrule.ops.special import SafeExp

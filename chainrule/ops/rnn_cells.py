@@ -16,7 +16,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.ops._rnn_arrays import GATES, unpack, time_steps
-from chainrule.ops.elementwise import relu, sigmoid, tanh
+from chainrule.ops.pointwise import relu, sigmoid, tanh
 from chainrule.ops.linalg import linear, matmul
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import cat, chunk, reshape, stack

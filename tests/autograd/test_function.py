@@ -24,10 +24,12 @@ import chainrule.ops
 from chainrule.autograd.function import Function
 from chainrule.ops.activations import Elu, Softsign
 from chainrule.ops.cross_entropy import CrossEntropy
+from chainrule.ops.elementwise import Add, Div, Mul, Neg, Sub
 from chainrule.ops.embedding import EmbeddingLookup
 from chainrule.ops.linalg import Linear
 from chainrule.ops.loss import BinaryCrossEntropy
 from chainrule.ops.normalization import Normalize
+from chainrule.ops.pointwise import Exp, Log, Relu, Sigmoid, Tanh
 from chainrule.ops.rnn import Recurrence
 
 for _module in pkgutil.iter_modules(chainrule.ops.__path__):  # every op class is defined
@@ -86,6 +88,34 @@ def _layer_norm(shape, normalized, affine: bool, grads: str = "xwb"):
         bias = _leaf(rng, *normalized, requires_grad="b" in grads) if affine else None
         leaves = [t for t in (x, weight, bias) if t is not None and t.requires_grad]
         return leaves, F.layer_norm(x, normalized, weight, bias)
+    return build
+
+
+def _binary(function, shape_a, shape_b, grads: str = "ab", positive_b: bool = False):
+    def build(rng):
+        a = _leaf(rng, *shape_a, requires_grad="a" in grads)
+        b = _leaf(rng, *shape_b, low=0.5 if positive_b else None,
+                  high=2.0 if positive_b else None, requires_grad="b" in grads)
+        return [t for t in (a, b) if t.requires_grad], function(a, b)
+    return build
+
+
+def _binary_cases(function, positive_b: bool = False):
+    return [
+        ("same shapes", _binary(function, (3, 4), (3, 4), positive_b=positive_b)),
+        ("broadcast (2, 3, 4) with (3, 1)", _binary(function, (2, 3, 4), (3, 1),
+                                                    positive_b=positive_b)),
+        ("only the first needs a gradient", _binary(function, (3, 4), (4,), "a",
+                                                    positive_b=positive_b)),
+        ("only the broadcast second", _binary(function, (3, 4), (1, 4), "b",
+                                              positive_b=positive_b)),
+    ]
+
+
+def _unary(function, low=None, high=None):
+    def build(rng):
+        x = _leaf(rng, 4, 5, low=low, high=high)
+        return [x], function(x)
     return build
 
 
@@ -160,6 +190,16 @@ def _embedding(padding_idx=None, by_freq=False):
 
 
 CASES = {
+    Add: _binary_cases(lambda a, b: a + b),
+    Sub: _binary_cases(lambda a, b: a - b),
+    Mul: _binary_cases(lambda a, b: a * b),
+    Div: _binary_cases(lambda a, b: a / b, positive_b=True),
+    Neg: [("neg", _unary(lambda x: -x))],
+    Exp: [("exp", _unary(cr.exp))],
+    Log: [("log", _unary(cr.log, 0.5, 3.0))],
+    Tanh: [("tanh", _unary(cr.tanh))],
+    Sigmoid: [("sigmoid", _unary(cr.sigmoid))],
+    Relu: [("relu", _activation(F.relu))],
     Elu: [
         ("elu", _activation(F.elu)),
         ("selu", _activation(F.selu)),

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import numpy as np
 
-from chainrule.ops.elementwise import abs as absolute
+from chainrule.ops.pointwise import abs as absolute
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import cat, reshape
 from chainrule.tensor import Tensor
