@@ -1,8 +1,9 @@
 """Convolutions (conv1d, conv2d) by im2col and one matrix product; pooling lives in pool.py.
 
-The forward builds columns (C·kh·kw, N·Ho·Wo) from a padded (C, N, Hp, Wp) copy of the input
-with kh·kw strided slice copies, multiplies ``weight.reshape(O, -1) @ columns`` and transposes
-(O, N, Ho, Wo) to NCHW without a copy. Three Functions are each other's adjoints, so gradients of
+The forward builds columns (C·kh·kw, positions) from the input (``_conv_arrays``: a padded
+copy read at kh·kw offsets, or for stride 1 one flat zero-bordered row per channel read at kh·kw
+shifts), multiplies ``weight.reshape(O, -1) @ columns`` and views (O, N, Ho, Wo) as NCHW without
+a copy. Three Functions are each other's adjoints, so gradients of
 any order are convolutions again:
 
     Convolution            y  = conv(x, w)
@@ -16,11 +17,9 @@ from collections import namedtuple
 
 import numpy as np
 
-from chainrule import threads
 from chainrule.autograd.function import Function
-from chainrule.ops._conv_util import (
-    buffers, check_input, lift as _lift, output_size, pair, single, window_slices,
-)
+from chainrule.ops import _conv_arrays as arrays
+from chainrule.ops._conv_util import check_input, lift as _lift, output_size, pair, single
 from chainrule.ops._util import as_tensor
 from chainrule.ops.shape import expand, reshape, squeeze, unsqueeze
 from chainrule.tensor import Tensor
@@ -31,115 +30,16 @@ Geometry = namedtuple("Geometry", ["stride", "padding", "dilation", "groups"])
 Geometry.__doc__ = "A 2-D convolution's options: stride and dilation pairs, padding (t, b, l, r)."
 
 
-# ---------------------------------------------------------------------------- array kernels
-def _shape4(shape: tuple) -> tuple:
-    return tuple(shape) if len(shape) == 4 else (shape[0], shape[1], 1, shape[2])
-
-
 def _out_hw(in_hw, kernel, g: Geometry) -> tuple[int, int]:
     pt, pb, pl, pr = g.padding
     return (output_size(in_hw[0], kernel[0], g.stride[0], pt, pb, g.dilation[0]),
             output_size(in_hw[1], kernel[1], g.stride[1], pl, pr, g.dilation[1]))
 
 
-def _im2col(x: np.ndarray, kernel, g: Geometry, out_hw) -> np.ndarray:
-    """Columns (C·kh·kw, N·Ho·Wo): row (c, i, j) holds input channel c shifted by offset (i, j)."""
-    n, c, h, w = x.shape
-    pt, pb, pl, pr = g.padding
-    channels_first = x.transpose(1, 0, 2, 3)
-    if pt or pb or pl or pr:
-        # Only the interior is ever written, so the zero border of a reused buffer stays zero.
-        padded = buffers.take((c, n, h + pt + pb, w + pl + pr), x.dtype, f"pad{g.padding}",
-                              zeros=True)
-        padded[:, :, pt:pt + h, pl:pl + w] = channels_first
-    else:
-        padded = channels_first
-    kh, kw = kernel
-    cols = buffers.take((c, kh * kw, n) + tuple(out_hw), x.dtype, "cols")
-    for k, (rows, columns) in enumerate(window_slices(kernel, g.stride, g.dilation, out_hw)):
-        cols[:, k] = padded[:, :, rows, columns]
-    return cols.reshape(c * kh * kw, n * out_hw[0] * out_hw[1])
-
-
-def _col2im(grad_cols: np.ndarray, x_shape, kernel, g: Geometry, out_hw) -> np.ndarray:
-    """The adjoint of ``_im2col``: add each column back where it was read from (N, C, H, W)."""
-    n, c, h, w = x_shape
-    pt, pb, pl, pr = g.padding
-    kh, kw = kernel
-    padded = buffers.take((c, n, h + pt + pb, w + pl + pr), grad_cols.dtype, "col2im")
-    padded.fill(0)
-    grad_cols = grad_cols.reshape((c, kh * kw, n) + tuple(out_hw))
-    for k, (rows, columns) in enumerate(window_slices(kernel, g.stride, g.dilation, out_hw)):
-        padded[:, :, rows, columns] += grad_cols[:, k]
-    return padded[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
-
-
-# Weight gradients with at most this many column rows (C·kh·kw) go sample by sample.
-_FEW_ROWS = 32
-
-
-def _rows(grad_output: np.ndarray) -> np.ndarray:
-    """(N, O, Ho, Wo) as (O, N·Ho·Wo); free when it is already laid out channels first."""
-    channels_first = grad_output.transpose(1, 0, 2, 3)
-    shape = (channels_first.shape[0], channels_first[0].size)
-    if channels_first.flags.c_contiguous:
-        return channels_first.reshape(shape)
-    rows = buffers.take(channels_first.shape, grad_output.dtype, "rows")
-    np.copyto(rows, channels_first)
-    return rows.reshape(shape)
-
-
-def _matmul(a: np.ndarray, b: np.ndarray, tag: str) -> np.ndarray:
-    """a @ b written into a reused buffer (big products page-fault when freshly allocated)."""
-    shape = a.shape[:-1] + b.shape[-1:]
-    return threads.matmul(a, b, out=buffers.take(shape, np.result_type(a, b), tag))
-
-
-def _weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.ndarray:
-    out_channels = weight.shape[0]
-    if groups == 1:
-        return _matmul(weight.reshape(out_channels, -1), cols, "out")
-    w = weight.reshape(groups, out_channels // groups, -1)
-    cols = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
-    return _matmul(w, cols, "out").reshape(out_channels, cols.shape[2])
-
-
-def _grad_weight(grad_output: np.ndarray, grad2d, cols: np.ndarray, groups: int,
-                 w_shape) -> np.ndarray:
-    """grad2d (O, N·L) @ colsᵀ; with few rows per output (a first layer) one small product per
-    sample straight from grad_output is faster and needs no channels-first copy."""
-    n, out_channels = grad_output.shape[:2]
-    if groups == 1 and (grad2d is None or cols.shape[0] <= _FEW_ROWS):
-        positions = grad_output.shape[2] * grad_output.shape[3]
-        per_sample = grad_output.reshape(n, out_channels, positions)
-        per_sample_cols = cols.reshape(cols.shape[0], n, positions).transpose(1, 2, 0)
-        return threads.matmul(per_sample, per_sample_cols).sum(axis=0).reshape(w_shape)
-    if grad2d is None:
-        grad2d = _rows(grad_output)
-    if groups == 1:
-        return threads.matmul(grad2d, cols.T).reshape(w_shape)
-    g = grad2d.reshape(groups, grad2d.shape[0] // groups, grad2d.shape[1])
-    c = cols.reshape(groups, cols.shape[0] // groups, cols.shape[1])
-    return threads.matmul(g, c.transpose(0, 2, 1)).reshape(w_shape)
-
-
-def _channel_sum(grad_output: np.ndarray, grad2d) -> np.ndarray:
-    """Σ over (N, H, W) per channel, as products with ones (BLAS is ~3x faster than np.sum)."""
-    if grad2d is not None:
-        return threads.matmul(grad2d, np.ones(grad2d.shape[1], grad2d.dtype))
-    n, channels = grad_output.shape[:2]
-    per_sample = grad_output.reshape(n, channels, grad_output.shape[2] * grad_output.shape[3])
-    ones = np.ones(per_sample.shape[2], grad_output.dtype)
-    return threads.matmul(per_sample, ones).sum(axis=0)
-
-
-def _grad_cols(weight: np.ndarray, grad2d: np.ndarray, groups: int) -> np.ndarray:
-    out_channels = weight.shape[0]
-    if groups == 1:
-        return _matmul(weight.reshape(out_channels, -1).T, grad2d, "grad_cols")
-    w = weight.reshape(groups, out_channels // groups, -1).transpose(0, 2, 1)
-    g = grad2d.reshape(groups, grad2d.shape[0] // groups, grad2d.shape[1])
-    return _matmul(w, g, "grad_cols").reshape(groups * w.shape[1], grad2d.shape[1])
+def _plan(x_shape, w_shape, g: Geometry) -> arrays.Plan:
+    """The columns' layout for these shapes (1-d ones as height 1)."""
+    x_shape, kernel = arrays.shape4(x_shape), arrays.shape4(w_shape)[2:]
+    return arrays.plan(x_shape, kernel, g, _out_hw(x_shape[2:], kernel, g))
 
 
 # ---------------------------------------------------------------------------- Functions
@@ -152,27 +52,27 @@ class Convolution(Function):
     def forward(self, x, weight, *bias, geometry=None):
         one_d = x.ndim == 3
         x, weight = _lift(x), _lift(weight)
-        kernel = weight.shape[2:]
-        out_hw = _out_hw(x.shape[2:], kernel, geometry)
-        cols = _im2col(x, kernel, geometry, out_hw)
-        out = _weight_times_cols(weight, cols, geometry.groups)
+        plan = _plan(x.shape, weight.shape, geometry)
+        cols = arrays.im2col(x, plan)
+        out = arrays.weight_times_cols(weight, cols, geometry.groups)
         if bias:
             out += bias[0][:, None]
         self.geometry = geometry
         if self.recording:
             self.saved = cols
-        out = out.reshape((weight.shape[0], x.shape[0]) + out_hw).transpose(1, 0, 2, 3)
+        out = arrays.output(out, plan)
         return out[:, :, 0] if one_d else out
 
     def backward(self, grad_output):
         x, weight = self.inputs[0], self.inputs[1]
         g = self.geometry
-        # The channels-first copy of grad_output is shared by the three gradients; a first layer
-        # (no input gradient) with few column rows does without it.
+        plan = _plan(x.shape, weight.shape, g)
+        # The output gradient's rows are shared by the three gradients; a first layer (no input
+        # gradient) whose weight gradient goes sample by sample does without them.
         grad2d = None
-        if self.next[0] is not None or self.saved.shape[0] > _FEW_ROWS or g.groups > 1 or \
+        if self.next[0] is not None or not arrays.per_sample(plan, g.groups) or \
                 _lift(grad_output.data).transpose(1, 0, 2, 3).flags.c_contiguous:
-            grad2d = _rows(_lift(grad_output.data))
+            grad2d = arrays.rows(_lift(grad_output.data), plan)
         grad_x = grad_w = grad_b = None
         if self.next[0] is not None:
             grad_x = ConvolutionInputGrad.apply(grad_output, weight, x_shape=x.shape, geometry=g,
@@ -194,12 +94,11 @@ class ConvolutionInputGrad(Function):
     def forward(self, grad_output, weight, x_shape=None, geometry=None, grad2d=None):
         self.geometry = geometry
         grad_output, weight = _lift(grad_output), _lift(weight)
+        plan = _plan(x_shape, weight.shape, geometry)
         if grad2d is None:
-            grad2d = _rows(grad_output)
-        grad_cols = _grad_cols(weight, grad2d, geometry.groups)
-        grad = _col2im(grad_cols, _shape4(x_shape), weight.shape[2:], geometry,
-                       grad_output.shape[2:])
-        return grad.reshape(x_shape)
+            grad2d = arrays.rows(grad_output, plan)
+        grad_cols = arrays.grad_cols(weight, grad2d, geometry.groups)
+        return arrays.col2im(grad_cols, plan).reshape(x_shape)
 
     def backward(self, grad):
         grad_output, weight = self.inputs
@@ -221,9 +120,10 @@ class ConvolutionWeightGrad(Function):
     def forward(self, x, grad_output, w_shape=None, geometry=None, cols=None, grad2d=None):
         self.geometry = geometry
         x, grad_output = _lift(x), _lift(grad_output)
+        plan = _plan(x.shape, w_shape, geometry)
         if cols is None:
-            cols = _im2col(x, _shape4(w_shape)[2:], geometry, grad_output.shape[2:])
-        return _grad_weight(grad_output, grad2d, cols, geometry.groups, w_shape)
+            cols = arrays.im2col(x, plan)
+        return arrays.grad_weight(grad_output, grad2d, cols, plan, geometry.groups, w_shape)
 
     def backward(self, grad):
         x, grad_output = self.inputs
@@ -244,7 +144,7 @@ class ChannelSum(Function):
 
     def forward(self, x, grad2d=None):
         self.saved = x.shape
-        return _channel_sum(_lift(x), grad2d)
+        return arrays.channel_sum(_lift(x), grad2d)
 
     def backward(self, grad):
         shape = self.saved

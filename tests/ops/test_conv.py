@@ -1,13 +1,16 @@
 """Convolutions (chainrule/ops/conv.py): conv1d and conv2d by the op specs (strides, padding,
 dilation, groups, with and without bias) against a loop reference, more geometries against the
-loop and PyTorch, third order, argument errors, and the scratch-buffer reuse that must never
-corrupt saved values."""
+loop and PyTorch, third order, argument errors, the scratch-buffer reuse that must never
+corrupt saved values, and the flat layout of stride-1 columns against the plain one."""
+
+import warnings
 
 import numpy as np
 import pytest
 
 import chainrule as cr
-from chainrule.autograd.gradcheck import gradcheck
+from chainrule.autograd.gradcheck import gradcheck, gradgradcheck
+from chainrule.ops import _conv_arrays as conv_arrays, conv
 from chainrule.ops.conv import conv1d, conv2d
 from tests.ops.spec import OpSpec, SpecChecks
 
@@ -130,11 +133,17 @@ def _conv2d_spec(name, x_shape, weight_shape, bias=True, **options):
         padding = options.get("padding", 0)
         if padding == "valid":
             padding = 0
+        elif padding == "same":  # PyTorch's rule: the odd one of d·(k-1) at the bottom/right
+            (dh, dw), (kh, kw) = as_pair(options.get("dilation", 1)), weight.shape[2:]
+            th, tw = dh * (kh - 1), dw * (kw - 1)
+            padding = (th // 2, th - th // 2, tw // 2, tw - tw // 2)
         return reference_conv2d(x, weight, bias, options.get("stride", 1), padding,
                                 options.get("dilation", 1), options.get("groups", 1))
 
     def torch_op(torch, x, weight, bias=None):
-        return torch.nn.functional.conv2d(x, weight, bias, **options)
+        with warnings.catch_warnings():  # PyTorch warns that 'same' may copy the input
+            warnings.simplefilter("ignore", UserWarning)
+            return torch.nn.functional.conv2d(x, weight, bias, **options)
 
     shapes = [x_shape, weight_shape] + ([(weight_shape[0],)] if bias else [])
     empty = [(0,) + x_shape[1:]] + shapes[1:]
@@ -168,6 +177,9 @@ SPECS = [
                  padding=(1, 2), dilation=(1, 2), groups=2),
     _conv2d_spec("conv2d_valid_stride2", (2, 2, 5, 4), (3, 2, 3, 2), stride=2, padding="valid"),
     _conv2d_spec("conv2d_no_bias", (1, 2, 4, 4), (2, 2, 2, 2), bias=False, padding=1),
+    # Stride 1 with more than FEW_ROWS column rows: the flat layout.
+    _conv2d_spec("conv2d_flat", (2, 4, 5, 6), (3, 4, 3, 3), padding=1),
+    _conv2d_spec("conv2d_flat_same", (1, 6, 5, 5), (2, 6, 2, 3), padding="same"),
     _conv1d_spec("conv1d", (2, 2, 7), (3, 2, 3), "valid", stride=2, dilation=2),
     _conv1d_spec("conv1d_same_no_bias", (2, 2, 7), (3, 2, 3), "same", bias=False),
 ]
@@ -323,3 +335,94 @@ def test_empty_batch_gives_empty_output_and_zero_parameter_gradients():
         out.sum().backward()
         np.testing.assert_array_equal(w.grad.data, np.zeros(w.shape))
         np.testing.assert_array_equal(b.grad.data, np.zeros(4))
+
+
+# ---------------------------------------------------------------------------- the flat layout
+# Stride-1 convolutions with many column rows use the flat layout (chainrule/ops/_conv_arrays.py);
+# every geometry it accepts must give what the plain layout gives, to every order.
+FLAT_CASES = [
+    # (N, C, H, W, O, kernel, padding, dilation, groups)
+    (3, 5, 7, 6, 4, 3, 1, 1, 1),
+    (1, 4, 5, 9, 3, 3, 0, 1, 1),
+    (2, 3, 6, 5, 2, 3, 2, 1, 1),
+    (2, 1, 8, 7, 3, 3, 1, 1, 1),
+    (1, 4, 6, 6, 4, 4, "same", 1, 2),
+    (2, 3, 7, 5, 2, (2, 3), "same", (2, 1), 1),
+    (2, 2, 5, 5, 3, 1, 2, 1, 1),
+    (1, 6, 9, 8, 2, 3, (0, 2), 2, 1),
+]
+
+
+def _layout(monkeypatch, flat: bool):
+    monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: flat)
+
+
+def _forward_and_gradients(case, dtype, noncontiguous=False):
+    """Output, input/weight/bias gradients and a second-order gradient, as arrays."""
+    n, c, h, w, o, k, p, d, g = case
+    kh, kw = as_pair(k)
+    rng = np.random.default_rng(7)
+    arrays = [rng.standard_normal((n, c, h, 2 * w)), rng.standard_normal((o, c // g, kh, kw)),
+              rng.standard_normal(o)]
+    wide, weight, bias = (cr.tensor(a, dtype=dtype, requires_grad=True) for a in arrays)
+    # Every other column of a wide input is a strided view; the contiguous case copies it.
+    x = wide[..., ::2] if noncontiguous else cr.tensor(arrays[0][..., ::2], dtype=dtype,
+                                                       requires_grad=True)
+    assert x.data.flags.c_contiguous != noncontiguous
+    out = conv2d(x, weight, bias, padding=p, dilation=d, groups=g)
+    grad = cr.tensor(rng.standard_normal(out.shape), dtype=dtype)
+    gx, gw, gb = cr.grad((out * grad).sum(), (x, weight, bias), create_graph=True)
+    (second,) = cr.grad((gx * gx).sum() + (gw * gw).sum(), weight)
+    return [out.data, gx.data, gw.data, gb.data, second.data]
+
+
+@pytest.mark.parametrize("case", FLAT_CASES)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_flat_layout_matches_the_plain_one(monkeypatch, case, dtype, rtol):
+    for noncontiguous in (False, True):
+        _layout(monkeypatch, False)
+        plain = _forward_and_gradients(case, dtype, noncontiguous)
+        _layout(monkeypatch, True)
+        flat = _forward_and_gradients(case, dtype, noncontiguous)
+        for mine, expected in zip(flat, plain):
+            assert mine.dtype == dtype
+            scale = np.abs(expected).max()
+            np.testing.assert_allclose(mine, expected, rtol=0, atol=rtol * scale)
+
+
+@pytest.mark.parametrize("case", FLAT_CASES[:3] + FLAT_CASES[4:6])
+def test_gradients_of_any_order_through_the_flat_layout(monkeypatch, case):
+    _layout(monkeypatch, True)
+    n, c, h, w, o, k, p, d, g = case
+    kh, kw = as_pair(k)
+    x, weight, bias = randn(n, c, h, w, grad=True), randn(o, c // g, kh, kw, grad=True), \
+        randn(o, grad=True)
+
+    def op(x, weight, bias):
+        return conv2d(x, weight, bias, padding=p, dilation=d, groups=g)
+
+    assert gradcheck(op, (x, weight, bias))
+    assert gradgradcheck(op, (x, weight, bias))
+
+
+def test_flat_layout_serves_stride_one_layers_with_many_rows():
+    def plan(x_shape, w_shape, stride=1, padding=1):
+        geometry = conv._geometry("conv2d", cr.zeros(*x_shape), cr.zeros(*w_shape), None, stride,
+                                  padding, 1, 1, 2)
+        return conv._plan(x_shape, w_shape, geometry)
+
+    assert plan((64, 32, 14, 14), (64, 32, 3, 3)).flat  # 288 rows, 225 grid positions per 196
+    assert not plan((64, 1, 28, 28), (32, 1, 3, 3)).flat  # 9 rows: per-sample weight gradient
+    assert not plan((64, 32, 14, 14), (64, 32, 3, 3), stride=2).flat
+    assert not plan((8, 32, 3, 3), (8, 32, 3, 3)).flat  # a 4x4 grid for 3x3 outputs
+
+
+def test_flat_buffers_keep_their_zero_border_between_shapes(monkeypatch):
+    """Inputs of different heights can share a grid; the rows one writes are the other's gaps."""
+    _layout(monkeypatch, True)
+    weight = randn(2, 4, 3, 3)
+    for h, p in ((5, 1), (4, 2), (5, 1), (4, 2)):
+        x = randn(2, 4, h, 5)
+        out = conv2d(x, weight, padding=p)
+        np.testing.assert_allclose(out.data, reference_conv2d(x.data, weight.data, None, 1, p),
+                                   rtol=1e-10, atol=1e-12)
