@@ -4,103 +4,26 @@ Windows are read as kh·kw strided slices of the (padded) input, one per kernel 
 2×2 stride-2 max pool is the max of four strided slices. Max pooling saves which offset won
 (the first maximum, as PyTorch) and routes the gradient there; the routing (a scatter) and its
 adjoint (a gather) are Functions of each other, so double backward works.
+
+The array kernels are in ``_pool_arrays.py``, with a faster path for the 2×2 stride-2 max pool of
+CNNs (column pairs, then row pairs, and 0/1 masks of the winners).
 """
 
 from __future__ import annotations
 
-from collections import namedtuple
-
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._conv_util import check_input, lift, pair, single, window_slices
+from chainrule.ops._conv_util import check_input, lift, pair, single
+from chainrule.ops._pool_arrays import (
+    Pairs, PoolSpec, channels_first, like, matching, pad, padded_hw, pairs, pairs_max,
+    pairs_offsets, pairs_scatter, scatter, slices,
+)
 from chainrule.ops._util import as_tensor
 from chainrule.ops.shape import squeeze, unsqueeze
 from chainrule.tensor import Tensor
 
 __all__ = ["max_pool1d", "max_pool2d", "avg_pool1d", "avg_pool2d"]
-
-PoolSpec = namedtuple("PoolSpec", ["kernel", "stride", "dilation", "padding", "in_shape",
-                                   "out_hw", "divisor", "channels_first"])
-PoolSpec.__doc__ = "A pooling's windows: pairs, (top, bottom, left, right) padding, shapes."
-
-
-def _padded_hw(spec: PoolSpec) -> tuple[int, int]:
-    pt, pb, pl, pr = spec.padding
-    return spec.in_shape[2] + pt + pb, spec.in_shape[3] + pl + pr
-
-
-def _slices(spec: PoolSpec):
-    return window_slices(spec.kernel, spec.stride, spec.dilation, spec.out_hw)
-
-
-def _overlapping(spec: PoolSpec) -> bool:
-    """Whether two windows can touch the same input element (then scatters must add)."""
-    return any(s < d * (k - 1) + 1 for k, s, d in zip(spec.kernel, spec.stride, spec.dilation))
-
-
-def _pad(x: np.ndarray, spec: PoolSpec, value: float) -> np.ndarray:
-    pt, pb, pl, pr = spec.padding
-    if not (pt or pb or pl or pr):
-        return x
-    n, c, h, w = x.shape
-    padded = _empty((n, c, h + pt + pb, w + pl + pr), x.dtype, spec)
-    padded.fill(value)
-    padded[:, :, pt:pt + h, pl:pl + w] = x
-    return padded
-
-
-def _like(out: np.ndarray, reference: np.ndarray) -> np.ndarray:
-    """``out`` back to 3-D when the op was called on (N, C, L) arrays."""
-    return out[:, :, 0] if reference.ndim == 3 else out
-
-
-def _matching(array: np.ndarray, spec: PoolSpec) -> np.ndarray:
-    """``array`` in the memory layout of the pooled input: one copy is ~4x cheaper than the
-    mismatched strided loops it saves (a gradient arriving from Flatten is (N, C, H, W))."""
-    if array.ndim != 4 or _channels_first(array) == spec.channels_first:
-        return array
-    matched = _empty(array.shape, array.dtype, spec)
-    np.copyto(matched, array)
-    return matched
-
-
-def _channels_first(x: np.ndarray) -> bool:
-    """Whether an (N, C, H, W) array is stored channels first, (C, N, H, W), as convolutions
-    return them (the order of strides decides; a crop of such an array still counts)."""
-    return x.shape[0] > 1 and x.shape[1] > 1 and x.strides[1] > x.strides[0]
-
-
-def _empty(shape: tuple, dtype, spec: PoolSpec) -> np.ndarray:
-    """An (N, C, H, W) array laid out as the pooled input was, so that elementwise loops over it
-    and the arrays around it (ReLU masks, winners) run over matching strides."""
-    if spec.channels_first:
-        return np.empty((shape[1], shape[0]) + shape[2:], dtype).transpose(1, 0, 2, 3)
-    return np.empty(shape, dtype)
-
-
-def _scatter(values: np.ndarray, masks, spec: PoolSpec) -> np.ndarray:
-    """Σ over kernel offsets k of values·masks(k) placed at the input positions that offset k
-    reads (masks None: values alone); cropped to the input."""
-    n, c, h, w = spec.in_shape
-    pt, pb, pl, pr = spec.padding
-    padded = _empty((n, c) + _padded_hw(spec), values.dtype, spec)
-    adds = _overlapping(spec)
-    covered = tuple(spec.stride) == tuple(spec.kernel) and spec.dilation == (1, 1) and all(
-        o * s == size for o, s, size in zip(spec.out_hw, spec.stride, _padded_hw(spec)))
-    if adds or not covered:
-        padded.fill(0)
-    for k, (rows, columns) in enumerate(_slices(spec)):
-        target = padded[:, :, rows, columns]
-        mask = None if masks is None else masks(k)
-        if adds:
-            target += values if mask is None else values * mask
-        elif mask is None:
-            target[...] = values
-        else:
-            np.multiply(values, mask, out=target)
-    return padded[:, :, pt:pt + h, pl:pl + w]
-
 
 # ---------------------------------------------------------------------------- max pooling
 class MaxPool(Function):
@@ -109,13 +32,17 @@ class MaxPool(Function):
     needs_inputs = False
 
     def forward(self, x, spec=None):
-        padded = _pad(lift(x), spec, -np.inf)
-        slices = _slices(spec)
-        out = padded[:, :, slices[0][0], slices[0][1]].copy(order="K")
+        if pairs(spec):
+            out, self.saved = pairs_max(lift(x), spec, self.recording)
+            self.spec = spec
+            return like(out, x)
+        padded = pad(lift(x), spec, -np.inf)
+        windows = slices(spec)
+        out = padded[:, :, windows[0][0], windows[0][1]].copy(order="K")
         winners = None
         if self.recording:
-            winners = np.zeros_like(out, dtype=np.uint8 if len(slices) < 256 else np.int32)
-        for k, (rows, columns) in enumerate(slices[1:], start=1):
+            winners = np.zeros_like(out, dtype=np.uint8 if len(windows) < 256 else np.int32)
+        for k, (rows, columns) in enumerate(windows[1:], start=1):
             window = padded[:, :, rows, columns]
             if winners is not None:
                 # Strictly greater: on ties the first offset keeps the gradient, as PyTorch.
@@ -126,7 +53,7 @@ class MaxPool(Function):
                 winners += better
             np.maximum(out, window, out=out)
         self.spec, self.saved = spec, winners
-        return _like(out, x)
+        return like(out, x)
 
     def backward(self, grad_output):
         return MaxPoolScatter.apply(grad_output, winners=self.saved, spec=self.spec)
@@ -142,8 +69,11 @@ class MaxPoolScatter(Function):
 
     def forward(self, grad_output, winners=None, spec=None):
         self.spec, self.saved = spec, winners
-        routed = _scatter(_matching(lift(grad_output), spec), lambda k: winners == k, spec)
-        return _like(routed, grad_output)
+        grad = matching(lift(grad_output), spec)
+        if isinstance(winners, Pairs):
+            return like(pairs_scatter(grad, winners, spec), grad_output)
+        routed = scatter(grad, lambda k: winners == k, spec)
+        return like(routed, grad_output)
 
     def backward(self, grad):
         return MaxPoolGather.apply(grad, winners=self.saved, spec=self.spec)
@@ -156,11 +86,13 @@ class MaxPoolGather(Function):
 
     def forward(self, grad, winners=None, spec=None):
         self.spec, self.saved = spec, winners
-        padded = _pad(lift(grad), spec, 0.0)
+        if isinstance(winners, Pairs):
+            winners = pairs_offsets(winners)
+        padded = pad(lift(grad), spec, 0.0)
         out = np.zeros_like(winners, dtype=grad.dtype)
-        for k, (rows, columns) in enumerate(_slices(spec)):
+        for k, (rows, columns) in enumerate(slices(spec)):
             out += padded[:, :, rows, columns] * (winners == k)
-        return _like(out, grad)
+        return like(out, grad)
 
     def backward(self, grad_output):
         return MaxPoolScatter.apply(grad_output, winners=self.saved, spec=self.spec)
@@ -175,16 +107,16 @@ class AvgPool(Function):
 
     def forward(self, x, spec=None):
         self.saved = spec
-        padded = _pad(lift(x), spec, 0.0)
-        slices = _slices(spec)
-        out = padded[:, :, slices[0][0], slices[0][1]].copy(order="K")
-        for rows, columns in slices[1:]:
+        padded = pad(lift(x), spec, 0.0)
+        windows = slices(spec)
+        out = padded[:, :, windows[0][0], windows[0][1]].copy(order="K")
+        for rows, columns in windows[1:]:
             out += padded[:, :, rows, columns]
         if isinstance(spec.divisor, np.ndarray):
             out /= spec.divisor.astype(x.dtype)
         else:
             out *= 1.0 / spec.divisor
-        return _like(out, x)
+        return like(out, x)
 
     def backward(self, grad_output):
         return AvgPoolTranspose.apply(grad_output, spec=self.saved)
@@ -198,12 +130,12 @@ class AvgPoolTranspose(Function):
 
     def forward(self, grad_output, spec=None):
         self.saved = spec
-        grad = _matching(lift(grad_output), spec)
+        grad = matching(lift(grad_output), spec)
         if isinstance(spec.divisor, np.ndarray):
             share = grad / spec.divisor.astype(grad.dtype)
         else:
             share = grad * (1.0 / spec.divisor)
-        return _like(_scatter(share, None, spec), grad_output)
+        return like(scatter(share, None, spec), grad_output)
 
     def backward(self, grad):
         return AvgPool.apply(grad, spec=self.saved)
@@ -259,7 +191,7 @@ def _spec(op: str, x: np.ndarray, kernel_size, stride, padding, dilation, ceil_m
     extra = [max(0, (o - 1) * s + d * (k - 1) + 1 - (size + 2 * p))
              for o, s, d, k, size, p in zip(out_hw, stride, dil, kernel, (h, w), pad)]
     padding4 = (pad[0], pad[0] + extra[0], pad[1], pad[1] + extra[1])
-    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1, _channels_first(x))
+    spec = PoolSpec(kernel, stride, dil, padding4, (n, c, h, w), out_hw, 1, channels_first(x))
     if average:
         spec = spec._replace(divisor=_divisor(spec, pad, count_include_pad, divisor_override))
     return spec
@@ -272,12 +204,12 @@ def _divisor(spec: PoolSpec, pad, count_include_pad: bool, divisor_override):
             raise ValueError(f"divisor_override must be positive, got {divisor_override}")
         return float(divisor_override)
     (h, w), (ph, pw) = spec.in_shape[2:], pad
-    counted = np.zeros(_padded_hw(spec))
+    counted = np.zeros(padded_hw(spec))
     if count_include_pad:
         counted[:h + 2 * ph, :w + 2 * pw] = 1.0
     else:
         counted[ph:ph + h, pw:pw + w] = 1.0
-    divisor = sum(counted[rows, columns] for rows, columns in _slices(spec))
+    divisor = sum(counted[rows, columns] for rows, columns in slices(spec))
     if np.all(divisor == divisor.flat[0]):
         return float(divisor.flat[0])
     return divisor

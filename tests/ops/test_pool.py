@@ -1,11 +1,13 @@
 """Pooling (chainrule/ops/pool.py): max and average pooling in 1-D and 2-D by the op specs and
 against loop references and PyTorch: ceil mode, padding, dilation, count_include_pad; ties go to
-the first maximum; the double backward; errors; the channels-first memory layout."""
+the first maximum; the double backward; errors; the channels-first memory layout; the 2×2
+pairs path against the general one."""
 
 import numpy as np
 import pytest
 
 import chainrule as cr
+from chainrule.ops import pool as pool_module
 from chainrule.ops.pool import avg_pool1d, avg_pool2d, max_pool1d, max_pool2d
 from tests.ops.spec import OpSpec, SpecChecks
 
@@ -274,3 +276,33 @@ def test_channels_first_memory_layout_gives_the_same_values_and_gradients(pool):
     out_stored.backward(cr.tensor(grad, dtype=cr.float64))
     np.testing.assert_allclose(stored.grad.data.transpose(1, 0, 2, 3), plain.grad.data,
                                rtol=1e-12)
+
+
+# ---------------------------------------------------------------------------- 2×2 pairs
+@pytest.mark.parametrize("shape", [(3, 4, 6, 8), (2, 3, 7, 5), (1, 1, 2, 2), (4, 2, 5, 9)])
+@pytest.mark.parametrize("dtype", [np.float64, np.float32])
+@pytest.mark.parametrize("stored_channels_first", [False, True])
+def test_two_by_two_pairs_path_matches_the_general_windows(monkeypatch, shape, dtype,
+                                                           stored_channels_first):
+    """The 2×2 stride-2 max pool by column and row pairs gives the general path's values,
+    gradients (ties included: coarse values make many) and double backward, bit for bit."""
+    rng = np.random.default_rng(5)
+    x = np.round(rng.standard_normal(shape) * 2) / 2  # many ties within windows
+    grad, grad_of_grad = rng.standard_normal((2,) + shape)
+
+    def run():
+        leaf = cr.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)) if stored_channels_first
+                         else x, dtype=dtype, requires_grad=True)
+        t = leaf.permute(1, 0, 2, 3) if stored_channels_first else leaf
+        out = max_pool2d(t, 2)
+        g = cr.tensor(grad[..., :out.shape[2], :out.shape[3]], dtype=dtype, requires_grad=True)
+        (gx,) = cr.grad((out * g).sum(), t, create_graph=True)
+        (gg,) = cr.grad((gx * cr.tensor(grad_of_grad, dtype=dtype)).sum(), g)
+        return out.data, gx.data, gg.data
+
+    pairs = run()
+    monkeypatch.setattr(pool_module, "pairs", lambda spec: False)
+    general = run()
+    for mine, expected in zip(pairs, general):
+        assert mine.dtype == dtype
+        np.testing.assert_array_equal(mine, expected)
