@@ -120,9 +120,21 @@ _EXP_FLOOR = {np.dtype(np.float16): -9.0, np.dtype(np.float32): -87.0,
               np.dtype(np.float64): -708.0}
 
 
+def max_along(x: np.ndarray, axis: int) -> np.ndarray:
+    """``np.max(x, axis, keepdims=True)``. Over the short last axis of a long 2-D array (the
+    classes of a batch) it reduces a transposed contiguous copy, ~3x faster: NumPy's inner loop
+    then runs along the batch instead of restarting for every row. A maximum is exact in any
+    order, NaN included."""
+    if x.ndim == 2 and axis in (1, -1) and x.shape[1] <= 64 and x.shape[0] > 2 * x.shape[1]:
+        return np.ascontiguousarray(x.T).max(axis=0)[:, None]
+    return np.max(x, axis=axis, keepdims=True)
+
+
 def exp_nonpositive(z: np.ndarray) -> np.ndarray:
     """exp(z) for an array z <= 0, with exact zeros where it would underflow (no warning)."""
     floor = _EXP_FLOOR.get(z.dtype, -708.0)
+    if z.size and z.min() >= floor:  # nothing to clamp (the common case): one pass, not three
+        return np.exp(z)
     e = np.exp(np.maximum(z, floor))
     e *= z >= floor
     return e

@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._util import as_tensor, exp_nonpositive
+from chainrule.ops._util import as_tensor, exp_nonpositive, max_along
 from chainrule.ops.loss import _check_reduction
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape
@@ -127,7 +127,7 @@ class CrossEntropy(Function):
     def forward(self, x, target, weight=None, ignore_index=-100, smoothing=0.0,
                 reduction="mean", is_index=True):
         classes = x.shape[1]
-        shifted = x - x.max(axis=1, keepdims=True)
+        shifted = x - max_along(x, 1)
         e = exp_nonpositive(shifted)
         total = e.sum(axis=1, keepdims=True)
         log_p = shifted

@@ -6,7 +6,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._util import exp_nonpositive, float_input, normalize_dims
+from chainrule.ops._util import exp_nonpositive, float_input, max_along, normalize_dims
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape
 from chainrule.ops.special import SafeExp
@@ -22,7 +22,7 @@ class Softmax(Function):
 
     def forward(self, x, axis=-1):
         self.saved = axis
-        e = exp_nonpositive(x - np.max(x, axis=axis, keepdims=True))
+        e = exp_nonpositive(x - max_along(x, axis))
         e /= np.sum(e, axis=axis, keepdims=True)
         return e
 
@@ -43,7 +43,7 @@ class LogSoftmax(Function):
 
     def forward(self, x, axis=-1):
         self.saved = axis
-        shifted = x - np.max(x, axis=axis, keepdims=True)
+        shifted = x - max_along(x, axis)
         shifted -= np.log(np.sum(exp_nonpositive(shifted), axis=axis, keepdims=True))
         return shifted
 

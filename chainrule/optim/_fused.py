@@ -8,6 +8,13 @@ function the per-parameter path calls) runs once on them, and the parameters are
 place. The arithmetic is elementwise, so the result is the same to the bit as parameter by
 parameter.
 
+When nothing but the parameter holds its array (its reference count says so), the parameter's
+``data`` becomes its view of the flat parameter buffer, so a step updates the parameters where
+they live, without gathering them or writing them back; an array someone else holds (a NumPy
+array shared through ``from_numpy``, a view of it) is left where it is and gathered each step,
+so nobody's alias goes stale. ``p.data`` is an array of the same shape, dtype and values either
+way.
+
 The state stays per parameter for everyone who looks (``optimizer.state[p]["exp_avg"]``,
 ``state_dict``): its arrays are views of one flat buffer per state name. Each step checks that
 the parameters, their state dicts and those arrays are still the ones it laid out; when anything
@@ -18,6 +25,7 @@ mixed dtypes, states that differ between parameters) goes parameter by parameter
 
 from __future__ import annotations
 
+import sys
 from typing import Callable
 
 import numpy as np
@@ -29,7 +37,7 @@ class _Layout:
     """A group's flat buffers and the per-parameter views that the checks compare against."""
 
     __slots__ = ("group", "params", "shapes", "dtype", "keys", "states", "views",
-                 "flat_param", "param_views", "flat_grad", "flat_state")
+                 "flat_param", "param_views", "flat_grad", "flat_state", "bound")
 
 
 def _build(optimizer, group: dict, keys: tuple, init: Callable) -> _Layout | None:
@@ -70,7 +78,26 @@ def _build(optimizer, group: dict, keys: tuple, init: Callable) -> _Layout | Non
     layout.flat_grad = np.empty(total, dtype)
     layout.param_views = [layout.flat_param[offsets[i]:offsets[i + 1]].reshape(shape)
                           for i, shape in enumerate(layout.shapes)]
+    layout.bound = False
+    _bind(layout)
     return layout
+
+
+# A parameter's array referenced only by the parameter, as sys.getrefcount counts it (the
+# parameter's attribute and getrefcount's own argument).
+_ONLY_THE_PARAMETER = 2
+
+
+def _bind(layout: _Layout) -> None:
+    """Make every parameter's ``data`` its view of the flat buffer, if no one else holds any of
+    their arrays; otherwise leave them all as they are (the step gathers and writes back)."""
+    params = layout.params
+    if any(sys.getrefcount(p.data) > _ONLY_THE_PARAMETER for p in params):
+        return
+    for p, view in zip(params, layout.param_views):
+        np.copyto(view, p.data)
+        p.data = view
+    layout.bound = True
 
 
 def _still_valid(layout: _Layout, optimizer, group: dict, keys: tuple) -> bool:
@@ -79,9 +106,17 @@ def _still_valid(layout: _Layout, optimizer, group: dict, keys: tuple) -> bool:
         return False
     table = optimizer.state
     step = layout.flat_state.get("step")
-    for p, mine, shape, state, views in zip(params, layout.params, layout.shapes, layout.states,
-                                             layout.views):
-        if p is not mine or p.data.shape != shape or p.data.dtype != layout.dtype:
+    bound = layout.bound
+    for p, mine, shape, state, views, param_view in zip(
+            params, layout.params, layout.shapes, layout.states, layout.views,
+            layout.param_views):
+        if p is not mine:
+            return False
+        data = p.data
+        if bound:
+            if data is not param_view:  # replaced (p.data = ..., model.double())
+                return False
+        elif data.shape != shape or data.dtype != layout.dtype:
             return False
         if table.get(p) is not state:
             return False
@@ -124,13 +159,20 @@ def fused_step(optimizer, group: dict, keys: tuple, init: Callable,
             layouts.pop(id(group), None)
             return False
         layouts[id(group)] = layout
+    elif not layout.bound:
+        _bind(layout)
     np.concatenate(grads, out=layout.flat_grad)
-    np.concatenate([p.data.reshape(-1) for p in params], out=layout.flat_param)
+    if not layout.bound:
+        np.concatenate([p.data.reshape(-1) for p in params], out=layout.flat_param)
     flat_state = layout.flat_state
     update(layout.flat_param, layout.flat_grad, flat_state)
-    for p, view in zip(params, layout.param_views):
-        np.copyto(p.data, view)
-        p._version += 1
+    if layout.bound:
+        for p in params:
+            p._version += 1
+    else:
+        for p, view in zip(params, layout.param_views):
+            np.copyto(p.data, view)
+            p._version += 1
     _share_back(layout, flat_state)
     return True
 

@@ -8,6 +8,7 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
+from chainrule.ops._util import exp_nonpositive, max_along
 
 I32, I64, F32, F64, B = np.int32, np.int64, np.float32, np.float64, np.bool_
 
@@ -151,3 +152,41 @@ def test_binary_broadcasting_matches_numpy_and_grads_have_input_shapes(shapes_pa
         # d/da sum(a + b) counts how many times each element of a was used.
         uses = np.prod(shapes_pair.result_shape) / max(np.prod(shape_a), 1)
         np.testing.assert_allclose(a.grad.data, np.full(shape_a, uses))
+
+
+# ---------------------------------------------------------------------------- array helpers
+@pytest.mark.parametrize("shape", [(100, 10), (7, 3), (130, 64), (130, 65), (4, 1), (0, 5),
+                                   (50, 2)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_max_along_equals_numpys_max_to_the_bit(shape, dtype):
+    rng = np.random.default_rng(0)
+    x = rng.standard_normal(shape).astype(dtype)
+    if x.size > 4:
+        x.flat[1], x.flat[3] = np.inf, -np.inf
+    for array in (x, x[::2] if shape[0] > 1 else x):
+        for axis in (1, -1):
+            expected = np.max(array, axis=axis, keepdims=True) if array.shape[1] else None
+            if expected is None:
+                continue
+            got = max_along(array, axis)
+            assert got.shape == expected.shape and got.dtype == expected.dtype
+            np.testing.assert_array_equal(got, expected)
+
+
+def test_max_along_propagates_nan_as_numpy():
+    x = np.arange(300, dtype=np.float32).reshape(100, 3)
+    x[5, 1] = np.nan
+    with np.errstate(invalid="ignore"):
+        np.testing.assert_array_equal(max_along(x, 1), np.max(x, axis=1, keepdims=True))
+
+
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_exp_nonpositive_is_exp_with_exact_zeros_below_the_floor_and_no_warning(dtype):
+    safe = -np.linspace(0.0, 20.0, 50).astype(dtype)  # the one-pass path
+    with np.errstate(all="raise"):
+        np.testing.assert_array_equal(exp_nonpositive(safe), np.exp(safe))
+        mixed = np.concatenate([safe, np.array([-1e4, -np.inf], dtype)])  # clamped path
+        got = exp_nonpositive(mixed)
+    np.testing.assert_array_equal(got[:50], np.exp(safe))
+    np.testing.assert_array_equal(got[50:], [0.0, 0.0])
+    assert got.dtype == dtype and exp_nonpositive(np.zeros(0, dtype)).shape == (0,)

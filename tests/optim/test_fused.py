@@ -89,6 +89,51 @@ def test_parameters_keep_their_arrays_and_state_looks_per_parameter():
         assert state["exp_avg"].shape == p.shape and state["exp_avg"].dtype == p.dtype
 
 
+def test_parameters_nobody_else_holds_become_views_of_one_buffer():
+    model, optimizer = _train(optim.Adam, dict(lr=1e-2), steps=2)
+    assert all(p.data.base is not None for p in model.parameters())
+    assert len({id(p.data.base) for p in model.parameters()}) == 1
+    (layout,) = optimizer._fused.values()
+    assert layout.bound and all(p.data is view for p, view in
+                                zip(model.parameters(), layout.param_views))
+    for p in model.parameters():  # still arrays of the parameter's own shape, dtype and values
+        assert p.data.shape == p.shape and p.data.flags.c_contiguous and p.data.flags.writeable
+
+
+def test_a_held_view_of_a_parameter_keeps_it_where_it_is_and_sees_every_step():
+    model = _model()
+    first = next(iter(model.parameters()))
+    row = first.data[0]  # a NumPy view the user keeps
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+    for x, y in _batches(3):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(cr.tensor(x)), cr.tensor(y)).backward()
+        optimizer.step()
+        np.testing.assert_array_equal(row, first.data[0])
+    (layout,) = optimizer._fused.values()
+    assert not layout.bound and row.base is first.data
+
+
+def test_binding_waits_until_the_holder_lets_go(monkeypatch):
+    model = _model()
+    held = [next(iter(model.parameters())).data]
+    optimizer = optim.Adam(model.parameters(), lr=1e-2)
+
+    def between(index, model, optimizer):
+        if index == 1:
+            held.clear()
+
+    for index, (x, y) in enumerate(_batches(4)):
+        optimizer.zero_grad()
+        nn.functional.cross_entropy(model(cr.tensor(x)), cr.tensor(y)).backward()
+        optimizer.step()
+        between(index, model, optimizer)
+    (layout,) = optimizer._fused.values()
+    assert layout.bound
+    plain = _train(optim.Adam, dict(lr=1e-2), steps=4, fused=False, monkeypatch=monkeypatch)
+    _same((model, optimizer), plain)
+
+
 def _reload(index, model, optimizer):
     if index == 2:  # a round trip through state_dict replaces every state array
         optimizer.load_state_dict(optimizer.state_dict())
