@@ -1,6 +1,7 @@
-"""Time a small CNN's training step, and its two convolutions alone, against PyTorch (CPU).
+"""Time a small CNN's training step, and its convolutions and a max pool alone, against PyTorch.
 
-The network (MNIST-sized, batch 64 of 1×28×28 float32):
+The network (MNIST-sized, batch 64 of 1×28×28 float32), and its two convolutions and first max
+pool alone:
     Conv2d(1, 32, 3, padding=1) → ReLU → MaxPool2d(2) → Conv2d(32, 64, 3, padding=1) → ReLU →
     MaxPool2d(2) → Flatten → Linear(3136, 128) → ReLU → Linear(128, 10), cross-entropy,
     SGD with momentum written out by hand on both sides.
@@ -140,6 +141,22 @@ def conv_contenders(in_channels, out_channels, size, input_grad, rng):
     return contenders
 
 
+def pool_contenders(channels, size, rng):
+    """Forward + backward of MaxPool2d(2) on a conv-sized (64, C, size, size) batch; chainrule's
+    input is stored channels first, as its convolutions return them."""
+    x = rng.standard_normal((channels, BATCH, size, size)).astype(np.float32)
+    grad = rng.standard_normal((BATCH, channels, size // 2, size // 2)).astype(np.float32)
+    ours_x = cr.tensor(x, requires_grad=True).permute(1, 0, 2, 3)
+    ours_grad = cr.tensor(grad)
+    contenders = {"chainrule": lambda: nn.functional.max_pool2d(ours_x, 2).backward(ours_grad)}
+    if torch is not None:
+        theirs_x = torch.tensor(np.ascontiguousarray(x.transpose(1, 0, 2, 3)), requires_grad=True)
+        theirs_grad = torch.tensor(grad)
+        contenders["pytorch"] = lambda: torch.nn.functional.max_pool2d(theirs_x, 2).backward(
+            theirs_grad)
+    return contenders
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--rounds", type=int, default=15)
@@ -176,6 +193,8 @@ def main() -> None:
     }.items():
         contenders = conv_contenders(cin, cout, size, input_grad, rng)
         rows.append((name, alternate(contenders, args.rounds, args.repeat)))
+    rows.append(("max pool 2×2, 32×28×28, fwd+bwd",
+                 alternate(pool_contenders(32, 28, rng), args.rounds, args.repeat)))
 
     threads = f", torch {torch.__version__} with {torch.get_num_threads()} threads" if torch else ""
     if torch and os.environ.get("OMP_WAIT_POLICY"):
