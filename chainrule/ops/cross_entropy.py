@@ -11,7 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from chainrule.autograd.function import Function
-from chainrule.ops._util import as_tensor, exp_nonpositive, max_along
+from chainrule.ops._util import as_tensor, exp_nonpositive, max_along, sum_columns
 from chainrule.ops.loss import _check_reduction
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape
@@ -129,7 +129,7 @@ class CrossEntropy(Function):
         classes = x.shape[1]
         shifted = x - max_along(x, 1)
         e = exp_nonpositive(shifted)
-        total = e.sum(axis=1, keepdims=True)
+        total = sum_columns(e) if x.ndim == 2 else e.sum(axis=1, keepdims=True)
         log_p = shifted
         log_p -= np.log(total)
         if is_index:

@@ -6,7 +6,7 @@ import numpy as np
 
 from chainrule import threads
 from chainrule.autograd.function import Function
-from chainrule.ops._util import as_tensor, batched_pair, operands, unbroadcast
+from chainrule.ops._util import as_tensor, batched_pair, operands, sum_rows, unbroadcast
 from chainrule.ops.reduce import sum as reduce_sum
 from chainrule.ops.shape import reshape, swap_last_two, transpose, unsqueeze
 from chainrule.tensor import Tensor
@@ -140,7 +140,7 @@ class Linear(Function):
             flat_x = x if x.ndim == 2 else x.reshape(-1, x.shape[-1])
             grad_weight = threads.matmul(flat_grad.T, flat_x)
         if len(self.next) == 3 and self.next[2] is not None:
-            grad_bias = flat_grad.sum(axis=0)
+            grad_bias = sum_rows(flat_grad)
         return grad_x, grad_weight, grad_bias
 
     def backward_batched(self, grads):

@@ -8,7 +8,8 @@ from hypothesis import given, settings, strategies as st
 from hypothesis.extra import numpy as hnp
 
 import chainrule as cr
-from chainrule.ops._util import exp_nonpositive, max_along
+from chainrule.ops import _util
+from chainrule.ops._util import exp_nonpositive, max_along, sum_columns, sum_rows
 
 I32, I64, F32, F64, B = np.int32, np.int64, np.float32, np.float64, np.bool_
 
@@ -190,3 +191,30 @@ def test_exp_nonpositive_is_exp_with_exact_zeros_below_the_floor_and_no_warning(
     np.testing.assert_array_equal(got[:50], np.exp(safe))
     np.testing.assert_array_equal(got[50:], [0.0, 0.0])
     assert got.dtype == dtype and exp_nonpositive(np.zeros(0, dtype)).shape == (0,)
+
+
+@pytest.mark.parametrize("shape", [(100, 10), (1, 7), (1024, 3), (1025, 3), (0, 4), (5, 0)])
+@pytest.mark.parametrize("dtype", [np.float32, np.float64])
+def test_sums_by_blas_agree_with_numpys_to_rounding(shape, dtype):
+    rng = np.random.default_rng(3)
+    a = rng.standard_normal(shape).astype(dtype)
+    tolerance = 64 * np.finfo(dtype).eps
+    rows, columns = sum_rows(a), sum_columns(a.T)
+    assert rows.shape == (shape[1],) and columns.shape == (shape[1], 1)
+    assert rows.dtype == dtype and columns.dtype == dtype
+    scale = np.abs(a).sum(axis=0)
+    assert np.all(np.abs(rows - a.sum(axis=0)) <= tolerance * scale)
+    assert np.all(np.abs(columns[:, 0] - a.sum(axis=0)) <= tolerance * scale)
+    if shape[0] > 1024:  # beyond the BLAS range: NumPy's own sum, to the bit
+        np.testing.assert_array_equal(rows, a.sum(axis=0))
+    np.testing.assert_array_equal(sum_rows(a[:, ::-1]), sum_rows(a.copy()[:, ::-1]))
+
+
+def test_sums_by_blas_keep_their_ones_read_only_and_take_integers_to_numpy():
+    a = np.ones((3, 4), np.float32)
+    sum_rows(a)
+    (ones,) = [v for (n, d), v in _util._ONES.items() if n == 3 and d == np.float32]
+    assert not ones.flags.writeable
+    ints = np.arange(12).reshape(3, 4)
+    np.testing.assert_array_equal(sum_rows(ints), ints.sum(axis=0))
+    assert sum_rows(ints).dtype == ints.sum(axis=0).dtype
