@@ -7,6 +7,9 @@ import operator
 from collections import OrderedDict
 from typing import Iterable, Iterator, Mapping
 
+from chainrule.nn import functional as F
+from chainrule.nn.activation import ReLU
+from chainrule.nn.linear import Linear
 from chainrule.nn.module import Module
 from chainrule.ops import shape as _shape
 from chainrule.tensor import Tensor
@@ -21,12 +24,28 @@ def _index(index, length: int, kind: str) -> int:
     return index % length
 
 
+def _hooked(module: Module) -> bool:
+    return bool(module._forward_pre_hooks or module._forward_hooks or module._backward_hooks)
+
+
+def _fusable(first: Module, second: Module) -> bool:
+    """A plain Linear then a plain ReLU (not subclasses, which may compute otherwise), without
+    hooks that would expect to see the Linear's output."""
+    return (type(first) is Linear and type(second) is ReLU and not _hooked(first)
+            and not _hooked(second))
+
+
 class Sequential(Module):
     """Modules applied one after another: ``Sequential(a, b, c)(x) == c(b(a(x)))``.
 
     Children are named ``'0'``, ``'1'``, ... (or by the keys of an OrderedDict), so parameters
     are called ``'0.weight'`` and so on, as in PyTorch. Supports indexing, slicing (a new
     Sequential sharing the modules), ``len``, iteration and ``append``.
+
+    A ``Linear`` followed by a ``ReLU``, neither with hooks, runs as one fused op
+    (``F.linear_relu``): the same values and gradients with one graph node and one array fewer.
+    The graph then shows a ``LinearReluBackward`` node where the two would be; a hook on
+    either module (as the diagnostics register) keeps them apart.
 
     Example:
         >>> import chainrule as cr
@@ -46,8 +65,16 @@ class Sequential(Module):
                 self.add_module(str(position), module)
 
     def forward(self, x):
-        for module in self._modules.values():
-            x = module(x)
+        modules = list(self._modules.values())
+        count, position = len(modules), 0
+        while position < count:
+            module = modules[position]
+            if position + 1 < count and _fusable(module, modules[position + 1]):
+                x = F.linear_relu(x, module.weight, module.bias)
+                position += 2
+            else:
+                x = module(x)
+                position += 1
         return x
 
     def __getitem__(self, index):

@@ -23,7 +23,7 @@ from chainrule.ops.activations import (
 )
 from chainrule.ops.dropout import dropout, dropout1d, dropout2d
 from chainrule.ops.indexing import one_hot
-from chainrule.ops.linalg import linear
+from chainrule.ops.linalg import linear, linear_relu
 from chainrule.ops.softmax import log_softmax, softmax
 from chainrule.ops.special import erf
 from chainrule.ops.normalization import batch_norm, layer_norm
@@ -31,7 +31,8 @@ from chainrule.ops.shape import pad
 from chainrule.ops.embedding import embedding
 
 __all__ = [
-    "linear", "relu", "sigmoid", "tanh", "leaky_relu", "prelu", "rrelu", "elu", "selu", "celu",
+    "linear", "linear_relu", "relu", "sigmoid", "tanh", "leaky_relu", "prelu", "rrelu", "elu",
+    "selu", "celu",
     "gelu", "silu", "softplus", "logsigmoid", "hardtanh", "relu6", "softsign", "erf", "softmax",
     "log_softmax", "dropout", "dropout1d", "dropout2d", "batch_norm", "layer_norm", "one_hot",
     "pad", "l1_loss", "mse_loss", "smooth_l1_loss", "huber_loss", "binary_cross_entropy",

@@ -94,6 +94,10 @@ def _linear(g, node, out):
     return y if bias is None else g.node("Add", [y, g.value(bias)])
 
 
+def _linear_relu(g, node, out):
+    return g.node("Relu", [_linear(g, node, out)])
+
+
 def _convolution(g, node, out):
     x, weight = node.inputs[0], node.inputs[1]
     geometry = node.params["geometry"]
@@ -299,7 +303,8 @@ CONVERTERS = {
     "Erf": _unary("Erf"), "Softsign": _unary("Softsign"), "Clone": _unary("Identity"),
     "LeakyRelu": _leaky_relu, "PRelu": _prelu, "Elu": _elu, "Softplus": _softplus,
     "Hardtanh": _clip("min_val", "max_val"), "Clip": _clip("low", "high"),
-    "Linear": _linear, "Convolution": _convolution, "MaxPool": _max_pool, "AvgPool": _avg_pool,
+    "Linear": _linear, "LinearRelu": _linear_relu, "Convolution": _convolution,
+    "MaxPool": _max_pool, "AvgPool": _avg_pool,
     "Normalize": _normalize, "Reshape": _reshape, "Expand": _expand, "Permute": _permute,
     "Cat": _cat, "Pad": _pad, "Repeat": _repeat, "Softmax": _softmax("Softmax"),
     "LogSoftmax": _softmax("LogSoftmax"), "Sum": _sum, "Extremum": _extremum, "Where": _where,

@@ -185,25 +185,68 @@ def linear(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
         >>> F.linear(cr.ones(2, 3), cr.ones(4, 3), cr.zeros(4)).shape
         (2, 4)
     """
+    return _apply_linear(Linear, input, weight, bias, "linear")
+
+
+class LinearRelu(Linear):
+    """relu(x Wᵀ + b) as one node, for ``nn.Sequential``'s Linear → ReLU: the bias is added and
+    the negatives cleared in place in the product's buffer;  backward masks the gradient by the
+    output's sign (a NaN passes, as relu's) and is then Linear's."""
+
+    saves_output = True
+
+    def forward(self, x, weight, bias=None):
+        out = super().forward(x, weight, bias)
+        return np.maximum(out, 0, out=out)
+
+    def _mask(self) -> np.ndarray:
+        return ~(self._output_data <= 0)
+
+    def backward(self, grad_output):
+        return super().backward(grad_output * Tensor._make(self._mask()))
+
+    def backward_arrays(self, grad_output):
+        return super().backward_arrays(grad_output * self._mask())
+
+    def backward_batched(self, grads):
+        return super().backward_batched(grads * self._mask())
+
+
+def linear_relu(input: Tensor, weight: Tensor, bias: Tensor | None = None) -> Tensor:
+    """``relu(linear(input, weight, bias))`` in one op: the same values and gradients, one
+    graph node and one output array fewer (``nn.Sequential`` uses it for a Linear followed by
+    a ReLU).
+
+    Example:
+        >>> import chainrule as cr
+        >>> import chainrule.nn
+        >>> F = cr.nn.functional
+        >>> F.linear_relu(cr.ones(1, 2), cr.tensor([[1.0, 1.0], [-1.0, 0.0]])).tolist()
+        [[2.0, 0.0]]
+    """
+    return _apply_linear(LinearRelu, input, weight, bias, "linear_relu")
+
+
+def _apply_linear(op: type, input, weight, bias, name: str) -> Tensor:
     input, weight = as_tensor(input), as_tensor(weight)
     if weight.ndim != 2 or input.ndim == 0 or input.shape[-1] != weight.shape[1]:
         features = weight.shape[1] if weight.ndim == 2 else "in_features"
         raise ValueError(
-            f"linear: input of shape {tuple(input.shape)} does not match weight of shape "
+            f"{name}: input of shape {tuple(input.shape)} does not match weight of shape "
             f"{tuple(weight.shape)}; expected input (*, {features}) and weight "
             "(out_features, in_features)"
         )
     if input.dtype != weight.dtype:
         raise TypeError(
-            f"linear: input dtype {input.dtype} does not match weight dtype {weight.dtype}; "
+            f"{name}: input dtype {input.dtype} does not match weight dtype {weight.dtype}; "
             "convert the input (x.float()) or the model (model.double())"
         )
     if bias is None:
-        return Linear.apply(input, weight)
+        return op.apply(input, weight)
     bias = as_tensor(bias)
     if bias.shape != (weight.shape[0],):
         raise ValueError(
-            f"linear: bias of shape {tuple(bias.shape)} does not match weight of shape "
+            f"{name}: bias of shape {tuple(bias.shape)} does not match weight of shape "
             f"{tuple(weight.shape)}; expected ({weight.shape[0]},)"
         )
-    return Linear.apply(input, weight, bias)
+    return op.apply(input, weight, bias)

@@ -26,7 +26,7 @@ from chainrule.ops.activations import Elu, Softsign
 from chainrule.ops.cross_entropy import CrossEntropy
 from chainrule.ops.elementwise import Add, Div, Mul, Neg, Sub
 from chainrule.ops.embedding import EmbeddingLookup
-from chainrule.ops.linalg import Linear
+from chainrule.ops.linalg import Linear, LinearRelu
 from chainrule.ops.loss import BinaryCrossEntropy
 from chainrule.ops.normalization import Normalize
 from chainrule.ops.pointwise import Exp, Log, Relu, Sigmoid, Tanh
@@ -65,6 +65,15 @@ def _linear(batch_shape, bias: bool, grads: str):
         b = _leaf(rng, 3, requires_grad="b" in grads) if bias else None
         leaves = [t for t in (x, weight, b) if t is not None and t.requires_grad]
         return leaves, F.linear(x, weight, b)
+    return build
+
+
+def _linear_relu(grads: str):
+    def build(rng):
+        x = _leaf(rng, 2, 4, 5, requires_grad="x" in grads)
+        weight = _leaf(rng, 3, 5, requires_grad="w" in grads)
+        bias = _leaf(rng, 3, requires_grad="b" in grads)
+        return [t for t in (x, weight, bias) if t.requires_grad], F.linear_relu(x, weight, bias)
     return build
 
 
@@ -230,6 +239,10 @@ CASES = {
         ("no bias", _linear((4,), False, "xw")),
         ("first layer (x needs no grad)", _linear((4,), True, "wb")),
         ("only x", _linear((2, 4), True, "x")),
+    ],
+    LinearRelu: [
+        ("3-D, bias", _linear_relu("xwb")),
+        ("first layer (x needs no grad)", _linear_relu("wb")),
     ],
     Normalize: [
         ("batch norm 2-D, affine", _batch_norm((6, 3), True, True)),
