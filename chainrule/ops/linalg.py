@@ -200,7 +200,7 @@ class LinearRelu(Linear):
         return np.maximum(out, 0, out=out)
 
     def _mask(self) -> np.ndarray:
-        return ~(self._output_data <= 0)
+        return self._output_data != 0  # an output is >= 0 or NaN: ~(out <= 0) in one pass
 
     def backward(self, grad_output):
         return super().backward(grad_output * Tensor._make(self._mask()))

@@ -261,7 +261,7 @@ class Relu(Function):
     backward_arrays = backward_batched  # the same formula for any leading shape
 
     def _output_mask(self):
-        return ~(self._output_data <= 0)
+        return self._output_data != 0  # an output is >= 0 or NaN: ~(out <= 0) in one pass
 
 
 def relu(x) -> Tensor:
