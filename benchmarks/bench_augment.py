@@ -31,7 +31,10 @@ def main() -> None:
     parser.add_argument("--batch", type=int, default=128)
     parser.add_argument("--size", type=int, default=28)
     parser.add_argument("--repeats", type=int, default=100)
+    parser.add_argument("--quick", action="store_true", help="10 repeats")
     args = parser.parse_args()
+    if args.quick:
+        args.repeats = 10
 
     rng = np.random.default_rng(0)
     batch = rng.random((args.batch, 1, args.size, args.size), dtype=np.float32)

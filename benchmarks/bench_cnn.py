@@ -6,7 +6,7 @@ pool alone:
     MaxPool2d(2) → Flatten → Linear(3136, 128) → ReLU → Linear(128, 10), cross-entropy,
     SGD with momentum written out by hand on both sides.
 
-Run: ``PYTHONPATH=. python benchmarks/bench_cnn.py`` (``--rounds 30`` for steadier numbers,
+Run: ``python benchmarks/bench_cnn.py`` (``--rounds 30`` for steadier numbers,
 ``--quick`` for 5 rounds). Both libraries
 run in one process, alternating in rounds (benchmarks/_timing.py); medians are reported as a
 markdown table. Without PyTorch installed only chainrule's times are printed.

@@ -14,7 +14,7 @@ all its threads for every product, as chainrule ran before the policy (set back 
 threadpoolctl after the import). Target (issue 13): busy / quiet <= 1.3 with chainrule's policy,
 and its quiet time no worse than before.
 
-Run: PYTHONPATH=. python benchmarks/bench_contention.py [--quick] [--rounds N] [--jobs main,mnist1d]
+Run: python benchmarks/bench_contention.py [--quick] [--rounds N] [--jobs main,mnist1d]
 """
 
 from __future__ import annotations

@@ -10,19 +10,15 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 import time
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import chainrule as cr  # noqa: E402
-from _mlp import (  # noqa: E402
+import chainrule as cr
+from _mlp import (
     BATCH, LR, MOMENTUM, initial_weights, make_data, numpy_step_factory,
 )
-from _timing import alternate, markdown_table  # noqa: E402
+from _timing import alternate, markdown_table
 
 try:
     import torch

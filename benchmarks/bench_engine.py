@@ -12,38 +12,33 @@ from __future__ import annotations
 
 import argparse
 import inspect
-import os
-import sys
 import textwrap
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))  # the shared _timing helper
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import nn, optim
+from chainrule.autograd import engine
+from _timing import alternate
 
-import chainrule as cr  # noqa: E402
-import chainrule.nn.functional as F  # noqa: E402
-from chainrule import nn, optim  # noqa: E402
-from chainrule.autograd import engine  # noqa: E402
-from _timing import alternate  # noqa: E402
-
-_CHECK = """                expected, got = inputs_of_node[position].data, input_grad.data
-                if got.shape != expected.shape or (got.dtype is not expected.dtype
-                                                   and got.dtype != expected.dtype):
-                    raise RuntimeError(_bad_gradient_message(
-                        node, "backward" if backward_arrays is None else "backward_arrays",
-                        position, input_grad, expected))
+_CHECK = """            expected = tensor.data
+            if input_grad.shape != expected.shape or (input_grad.dtype is not expected.dtype
+                                                      and input_grad.dtype != expected.dtype):
+                _check_gradient(node, method, position, input_grad, expected)
 """
 
 
-def unchecked_run_backward():
-    """``engine.run_backward`` compiled again without the gradient check."""
-    source = inspect.getsource(engine.run_backward)
+def unchecked_walk():
+    """``engine._walk_arrays`` (the walk ``backward()`` takes) compiled again without the
+    gradient check."""
+    source = inspect.getsource(engine._walk_arrays)
     if _CHECK not in source:
-        raise SystemExit("bench_engine: the check in engine.run_backward changed; update _CHECK")
+        raise SystemExit("bench_engine: the check in engine._walk_arrays changed; update _CHECK")
     namespace: dict = {}
     exec(compile(textwrap.dedent(source.replace(_CHECK, "")), engine.__file__, "exec"),
          engine.__dict__, namespace)
-    return namespace["run_backward"]
+    return namespace["_walk_arrays"]
 
 
 def workloads():
@@ -82,11 +77,11 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="fewer rounds (a smoke run)")
     args = parser.parse_args()
     rounds, repeat = (5, 20) if args.quick else (30, 50)
-    checked, unchecked = engine.run_backward, unchecked_run_backward()
+    checked, unchecked = engine._walk_arrays, unchecked_walk()
 
     def with_engine(function, step):
         def run():
-            engine.run_backward = function
+            engine._walk_arrays = function
             step()
         return run
 
@@ -100,7 +95,7 @@ def main() -> None:
             print(f"| {name} | {times['checked'] * 1e6:.1f} µs | {times['unchecked'] * 1e6:.1f} µs"
                   f" | {times['checked'] / times['unchecked']:.3f} |")
     finally:
-        engine.run_backward = checked
+        engine._walk_arrays = checked
 
 
 if __name__ == "__main__":

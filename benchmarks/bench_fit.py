@@ -18,19 +18,15 @@ import io
 import os
 import pstats
 import statistics
-import sys
 import time
 from typing import Callable
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import chainrule as cr  # noqa: E402
-from chainrule import nn, optim  # noqa: E402
-from chainrule.train import EpochTable, ProgressBar, fit  # noqa: E402
-from _timing import alternate  # noqa: E402
+import chainrule as cr
+from chainrule import nn, optim
+from chainrule.train import EpochTable, ProgressBar, fit
+from _timing import alternate
 
 try:
     import torch

@@ -7,7 +7,7 @@ sharing one would say nothing): after the imports and the model it records the r
 resident set every tenth of the run and the peak (VmHWM). Targets (issue 13): chainrule's peak
 <= PyTorch's, and flat over 10,000 steps (the growth after the first tenth is what leaks).
 
-Run: PYTHONPATH=. python benchmarks/bench_memory.py [--quick] [--steps 10000]
+Run: python benchmarks/bench_memory.py [--quick] [--steps 10000]
 """
 
 from __future__ import annotations

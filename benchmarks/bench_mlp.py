@@ -14,20 +14,15 @@ from __future__ import annotations
 
 import argparse
 import ctypes
-import os
 import resource
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import chainrule as cr  # noqa: E402
-import chainrule.nn.functional as F  # noqa: E402
-from chainrule import nn  # noqa: E402
-from _mlp import BATCH, LR, MOMENTUM, SIZES, make_data, numpy_step_factory  # noqa: E402
-from _timing import alternate, markdown_table  # noqa: E402
+import chainrule as cr
+import chainrule.nn.functional as F
+from chainrule import nn
+from _mlp import BATCH, LR, MOMENTUM, SIZES, make_data, numpy_step_factory
+from _timing import alternate, markdown_table
 
 try:
     import torch
@@ -108,12 +103,15 @@ def page_faults_per_step(step, steps: int = 20) -> float:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds")
     parser.add_argument("--rounds", type=int, default=30)
     parser.add_argument("--repeat", type=int, default=5)
     parser.add_argument("--malloc", choices=("default", "tuned"), default="default",
                         help="'tuned' raises glibc's mmap threshold for every contender, which "
                         "removes the page faults of fresh large temporaries")
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 5
     if args.malloc == "tuned":
         tune_malloc()
     x, y = make_data()

@@ -12,7 +12,7 @@
 PyTorch and JAX are optional (a line says when one is skipped). JAX runs on its CPU build
 (``pip install jax``); its first call compiles the step, which is not timed.
 
-Run: PYTHONPATH=. python benchmarks/bench_mnist1d.py [--quick] [--section step|recipe|all]
+Run: python benchmarks/bench_mnist1d.py [--quick] [--section step|recipe|all] [--omp-passive]
 """
 
 from __future__ import annotations
@@ -24,15 +24,25 @@ import time
 import _mnist1d as recipe
 from _timing import alternate
 
-try:
-    import torch
-except ImportError:
-    torch = None
-try:
-    import jax
-    jax.config.update("jax_platforms", "cpu")
-except ImportError:
-    jax = None
+torch = jax = None  # imported in main(), after the OpenMP policy is set
+
+
+def import_libraries(omp_passive: bool) -> None:
+    """PyTorch and JAX when installed. With ``omp_passive``, PyTorch's OpenMP workers sleep
+    instead of spinning after each call (a spinning worker takes a core from whatever runs
+    next on a 2-core machine: chainrule or JAX)."""
+    global torch, jax
+    if omp_passive:
+        os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    try:
+        import torch
+    except ImportError:
+        torch = None
+    try:
+        import jax
+        jax.config.update("jax_platforms", "cpu")
+    except ImportError:
+        jax = None
 
 
 def trainers(name: str) -> dict:
@@ -112,7 +122,10 @@ def main() -> None:
     parser.add_argument("--section", choices=("step", "recipe", "all"), default="all")
     parser.add_argument("--torch-threads", type=int, default=None,
                         help="PyTorch's intra-op threads (default: its own, one per core)")
+    parser.add_argument("--omp-passive", action="store_true",
+                        help="OMP_WAIT_POLICY=PASSIVE for PyTorch (see import_libraries)")
     args = parser.parse_args()
+    import_libraries(args.omp_passive)
     skipped()
     if torch is not None and args.torch_threads:
         torch.set_num_threads(args.torch_threads)

@@ -11,17 +11,12 @@ Run: python benchmarks/bench_norm.py [--rounds 20]
 from __future__ import annotations
 
 import argparse
-import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-sys.path.insert(0, os.path.dirname(os.path.dirname(os.path.abspath(__file__))))
-
-import chainrule as cr  # noqa: E402
-from chainrule import nn  # noqa: E402
-from _timing import alternate, markdown_table  # noqa: E402
+import chainrule as cr
+from chainrule import nn
+from _timing import alternate, markdown_table
 
 try:
     import torch
@@ -79,8 +74,11 @@ def torch_step(module, x_np, grad_np):
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--quick", action="store_true", help="5 rounds")
     parser.add_argument("--rounds", type=int, default=20)
     args = parser.parse_args()
+    if args.quick:
+        args.rounds = 5
     rng = np.random.default_rng(0)
     x = rng.standard_normal(SHAPE, dtype=np.float32)
     grad = rng.standard_normal(SHAPE, dtype=np.float32)

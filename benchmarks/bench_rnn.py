@@ -19,16 +19,13 @@ from __future__ import annotations
 
 import argparse
 import os
-import sys
 
 import numpy as np
 
-sys.path.insert(0, os.path.dirname(os.path.abspath(__file__)))
-
-import chainrule as cr  # noqa: E402
-from chainrule import models, nn, optim  # noqa: E402
-from chainrule.nn import functional as F  # noqa: E402
-from _timing import alternate, markdown_table  # noqa: E402
+import chainrule as cr
+from chainrule import models, nn, optim
+from chainrule.nn import functional as F
+from _timing import alternate, markdown_table
 
 torch = None  # imported in main(), after the OpenMP policy is set
 
