@@ -13,6 +13,7 @@ any order are convolutions again:
 
 from __future__ import annotations
 
+import functools
 from collections import namedtuple
 
 import numpy as np
@@ -36,8 +37,10 @@ def _out_hw(in_hw, kernel, g: Geometry) -> tuple[int, int]:
             output_size(in_hw[1], kernel[1], g.stride[1], pl, pr, g.dilation[1]))
 
 
+@functools.lru_cache(maxsize=512)
 def _plan(x_shape, w_shape, g: Geometry) -> arrays.Plan:
-    """The columns' layout for these shapes (1-d ones as height 1)."""
+    """The columns' layout for these shapes (1-d ones as height 1); a network asks for the same
+    few plans every step, so they are kept."""
     x_shape, kernel = arrays.shape4(x_shape), arrays.shape4(w_shape)[2:]
     return arrays.plan(x_shape, kernel, g, _out_hw(x_shape[2:], kernel, g))
 

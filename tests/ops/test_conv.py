@@ -355,6 +355,8 @@ FLAT_CASES = [
 
 def _layout(monkeypatch, flat: bool):
     monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: flat)
+    # no plan kept from elsewhere
+    monkeypatch.setattr(conv, "_plan", getattr(conv._plan, "__wrapped__", conv._plan))
 
 
 def _forward_and_gradients(case, dtype, noncontiguous=False):
@@ -426,3 +428,13 @@ def test_flat_buffers_keep_their_zero_border_between_shapes(monkeypatch):
         out = conv2d(x, weight, padding=p)
         np.testing.assert_allclose(out.data, reference_conv2d(x.data, weight.data, None, 1, p),
                                    rtol=1e-10, atol=1e-12)
+
+
+def test_plans_are_kept_per_shape_and_geometry():
+    conv._plan.cache_clear()
+    x, w = cr.randn(2, 3, 6, 6), cr.randn(4, 3, 3, 3)
+    for _ in range(3):
+        conv2d(x, w, padding=1)
+    conv2d(x, w, padding=2)
+    info = conv._plan.cache_info()
+    assert info.misses == 2 and info.hits == 2
