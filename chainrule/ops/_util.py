@@ -197,10 +197,7 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     """
     if grad.shape == shape:
         return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
-    )
+    axes = _broadcast_axes(grad.shape, shape)
     if axes:
         grad = grad.sum(axes)  # Tensor methods: _util sits below the reduce and shape ops
     if grad.shape != shape:
@@ -208,14 +205,19 @@ def unbroadcast(grad: Tensor, shape: tuple[int, ...]) -> Tensor:
     return grad
 
 
+def _broadcast_axes(grad_shape: tuple, shape: tuple) -> tuple[int, ...]:
+    """The axes of ``grad_shape`` that broadcasting ``shape`` to it added or stretched."""
+    extra = len(grad_shape) - len(shape)
+    return tuple(range(extra)) + tuple(
+        extra + i for i, size in enumerate(shape) if size == 1 and grad_shape[extra + i] != 1
+    )
+
+
 def unbroadcast_array(grad: np.ndarray, shape: tuple[int, ...]) -> np.ndarray:
     """``unbroadcast`` on an array (the ops' ``backward_arrays``)."""
     if grad.shape == shape:
         return grad
-    extra = grad.ndim - len(shape)
-    axes = tuple(range(extra)) + tuple(
-        extra + i for i, size in enumerate(shape) if size == 1 and grad.shape[extra + i] != 1
-    )
+    axes = _broadcast_axes(grad.shape, shape)
     if axes:
         grad = grad.sum(axis=axes)
     return grad.reshape(shape)
