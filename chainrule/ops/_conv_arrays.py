@@ -3,7 +3,12 @@
 Columns come in one of two layouts, picked per call from the shapes (``plan``):
 
 - plain: (C·kh·kw, N·Ho·Wo), built from a padded (C, N, Hp, Wp) copy with kh·kw strided slice
-  copies (any stride, dilation, groups);
+  copies (any stride, dilation, groups). For small outputs (``use_batch_last``: a strided layer
+  late in a network, a 1-d layer of a few positions) the batch goes last instead: columns
+  (C·kh·kw, Ho·Wo·N) from a padded (C, Hp, Wp, N) copy, so that each slice copy and col2im add
+  runs along the batch rather than restarting for every short output row (2.5x faster at the
+  MNIST-1D CNN's (100, 25, 19) layer). The output is then stored (O, Ho, Wo, N), and the next
+  such layer reads it without a gather;
 - flat, for stride 1: the input is copied into one flat row per channel in which images follow
   each other with a shared zero border (``gap_h`` rows, ``gap_w`` columns). Kernel offset (i, j)
   is then the same flat row shifted by ``i·dh·row + j·dw``, so the columns are kh·kw contiguous
@@ -24,15 +29,18 @@ from chainrule import threads
 from chainrule.ops._conv_util import buffers, window_slices
 
 Plan = namedtuple("Plan", ["in_shape", "kernel", "geometry", "out_hw", "flat", "gap_h", "row",
-                           "image", "start", "shifts", "length"])
-Plan.__doc__ = ("Where a convolution's columns live: the shapes, and for the flat layout its "
+                           "image", "start", "shifts", "length", "batch_last"])
+Plan.__doc__ = ("Where a convolution's columns live: the shapes, for the flat layout its "
                 "grid (row and image strides, where the first image starts, the kernel "
-                "offsets' shifts, the flat row's length).")
+                "offsets' shifts, the flat row's length), and whether the plain layout keeps "
+                "the batch last.")
 
 #: Weight gradients with at most this many column rows (C·kh·kw) go sample by sample.
 FEW_ROWS = 32
 #: The flat layout is used while its grid has at most this many positions per output.
 FLAT_OVERHEAD = 1.5
+#: The plain layout keeps the batch last when an image has at most this many outputs.
+SMALL_OUTPUT = 64
 
 
 def shape4(shape: tuple) -> tuple:
@@ -55,7 +63,7 @@ def plan(in_shape: tuple, kernel: tuple, geometry, out_hw: tuple) -> Plan:
     start = pt * row + pl
     length = max(start + n * image, n * image + shifts[-1])
     return Plan(in_shape, kernel, geometry, out_hw, flat, gap_h, row, image, start, shifts,
-                length)
+                length, not flat and use_batch_last(in_shape, kernel, out_hw))
 
 
 def use_flat(in_shape: tuple, kernel: tuple, geometry, overhead: float) -> bool:
@@ -63,6 +71,17 @@ def use_flat(in_shape: tuple, kernel: tuple, geometry, overhead: float) -> bool:
     is faster with the plain layout's per-sample weight gradient) and a grid not too large."""
     rows = in_shape[1] * kernel[0] * kernel[1]
     return geometry.stride == (1, 1) and rows > FEW_ROWS and overhead <= FLAT_OVERHEAD
+
+
+def use_batch_last(in_shape: tuple, kernel: tuple, out_hw: tuple) -> bool:
+    """Whether the plain layout orders its columns (Ho, Wo, N) instead of (N, Ho, Wo): for small
+    outputs (a strided layer late in a network) of a batch at least twice as long as an output
+    row, so that every slice copy and add runs along the batch instead of restarting for each
+    short row. A first layer with few column rows keeps (N, Ho, Wo) for its per-sample weight
+    gradient."""
+    positions = out_hw[0] * out_hw[1]
+    return (in_shape[1] * kernel[0] * kernel[1] > FEW_ROWS and positions <= SMALL_OUTPUT
+            and in_shape[0] >= 2 * out_hw[1])
 
 
 def _grid(flat_rows: np.ndarray, p: Plan, hw: tuple) -> np.ndarray:
@@ -86,6 +105,15 @@ def im2col(x: np.ndarray, p: Plan) -> np.ndarray:
         return cols.reshape(c * kh * kw, n * p.image)
     g = p.geometry
     pt, pb, pl, pr = g.padding
+    if p.batch_last:
+        padded = buffers.take((c, h + pt + pb, w + pl + pr, n), x.dtype, f"padT{g.padding}",
+                              zeros=True)
+        padded[:, pt:pt + h, pl:pl + w] = x.transpose(1, 2, 3, 0)
+        cols = buffers.take((c, kh * kw) + tuple(p.out_hw) + (n,), x.dtype, "colsT")
+        for k, (rows_, columns) in enumerate(window_slices(p.kernel, g.stride, g.dilation,
+                                                           p.out_hw)):
+            cols[:, k] = padded[:, rows_, columns]
+        return cols.reshape(c * kh * kw, -1)
     channels_first = x.transpose(1, 0, 2, 3)
     if pt or pb or pl or pr:
         padded = buffers.take((c, n, h + pt + pb, w + pl + pr), x.dtype, f"pad{g.padding}",
@@ -114,11 +142,19 @@ def col2im(grad_cols: np.ndarray, p: Plan) -> np.ndarray:
         return _grid(flat[:, p.start:p.start + positions], p, (h, w)).transpose(1, 0, 2, 3)
     g = p.geometry
     pt, pb, pl, pr = g.padding
+    slices = window_slices(p.kernel, g.stride, g.dilation, p.out_hw)
+    if p.batch_last:
+        padded = buffers.take((c, h + pt + pb, w + pl + pr, n), grad_cols.dtype, "col2imT")
+        padded.fill(0)
+        grad_cols = grad_cols.reshape((c, kh * kw) + tuple(p.out_hw) + (n,))
+        for k, (rows_, columns) in enumerate(slices):
+            padded[:, rows_, columns] += grad_cols[:, k]
+        return padded[:, pt:pt + h, pl:pl + w].transpose(3, 0, 1, 2)
     padded = buffers.take((c, n, h + pt + pb, w + pl + pr), grad_cols.dtype, "col2im")
     padded.fill(0)
     grad_cols = grad_cols.reshape((c, kh * kw, n) + tuple(p.out_hw))
-    for k, (rows, columns) in enumerate(window_slices(p.kernel, g.stride, g.dilation, p.out_hw)):
-        padded[:, :, rows, columns] += grad_cols[:, k]
+    for k, (rows_, columns) in enumerate(slices):
+        padded[:, :, rows_, columns] += grad_cols[:, k]
     return padded[:, :, pt:pt + h, pl:pl + w].transpose(1, 0, 2, 3)
 
 
@@ -133,6 +169,8 @@ def rows(grad_output: np.ndarray, p: Plan) -> np.ndarray:
                             zeros=True)
         _grid(grid, p, p.out_hw)[...] = channels_first
         return grid
+    if p.batch_last:
+        channels_first = grad_output.transpose(1, 2, 3, 0)  # (O, Ho, Wo, N)
     shape = (channels_first.shape[0], channels_first[0].size)
     if channels_first.flags.c_contiguous:
         return channels_first.reshape(shape)
@@ -145,6 +183,9 @@ def output(out2d: np.ndarray, p: Plan) -> np.ndarray:
     """The product (O, positions) as the (N, O, Ho, Wo) output (a view, stored channels first)."""
     if p.flat:
         return _grid(out2d, p, p.out_hw).transpose(1, 0, 2, 3)
+    if p.batch_last:
+        return out2d.reshape((out2d.shape[0],) + tuple(p.out_hw) + (p.in_shape[0],)).transpose(
+            3, 0, 1, 2)
     return out2d.reshape((out2d.shape[0], p.in_shape[0]) + tuple(p.out_hw)).transpose(1, 0, 2, 3)
 
 

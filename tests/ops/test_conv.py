@@ -180,6 +180,9 @@ SPECS = [
     # Stride 1 with more than FEW_ROWS column rows: the flat layout.
     _conv2d_spec("conv2d_flat", (2, 4, 5, 6), (3, 4, 3, 3), padding=1),
     _conv2d_spec("conv2d_flat_same", (1, 6, 5, 5), (2, 6, 2, 3), padding="same"),
+    # Small strided outputs of many column rows: the plain layout with the batch last.
+    _conv2d_spec("conv2d_batch_last", (6, 4, 5, 5), (3, 4, 3, 3), stride=2, padding=1),
+    _conv1d_spec("conv1d_batch_last", (12, 12, 9), (5, 12, 3), "valid", stride=2),
     _conv1d_spec("conv1d", (2, 2, 7), (3, 2, 3), "valid", stride=2, dilation=2),
     _conv1d_spec("conv1d_same_no_bias", (2, 2, 7), (3, 2, 3), "same", bias=False),
 ]
@@ -438,3 +441,81 @@ def test_plans_are_kept_per_shape_and_geometry():
     conv2d(x, w, padding=2)
     info = conv._plan.cache_info()
     assert info.misses == 2 and info.hits == 2
+
+
+
+# ---------------------------------------------------------------------------- the batch last
+BATCH_LAST_CASES = [
+    # (N, C, H, W, O, kernel, stride, padding, dilation, groups)
+    (12, 12, 1, 9, 5, (1, 3), (1, 2), (0, 1), 1, 1),  # the MNIST-1D CNN's strided layers
+    (6, 4, 5, 5, 3, 3, 2, 1, 1, 1),
+    (9, 6, 4, 7, 4, (2, 3), (1, 2), (1, 0), (1, 2), 2),
+    (7, 8, 3, 3, 2, 3, 1, 1, 1, 1),
+]
+
+
+def _batch_last(monkeypatch, on: bool):
+    monkeypatch.setattr(conv_arrays, "use_batch_last", lambda *args: on)
+    monkeypatch.setattr(conv, "_plan", getattr(conv._plan, "__wrapped__", conv._plan))
+
+
+def _strided_forward_and_gradients(case, dtype):
+    n, c, h, w, o, k, stride, p, d, g = case
+    kh, kw = as_pair(k)
+    rng = np.random.default_rng(11)
+    x, weight, bias = (cr.tensor(rng.standard_normal(shape), dtype=dtype, requires_grad=True)
+                       for shape in ((n, c, h, w), (o, c // g, kh, kw), (o,)))
+    out = conv2d(x, weight, bias, stride=stride, padding=p, dilation=d, groups=g)
+    grad = cr.tensor(rng.standard_normal(out.shape), dtype=dtype)
+    gx, gw, gb = cr.grad((out * grad).sum(), (x, weight, bias), create_graph=True)
+    (second,) = cr.grad((gx * gx).sum() + (gw * gw).sum(), weight)
+    return [out.data, gx.data, gw.data, gb.data, second.data]
+
+
+@pytest.mark.parametrize("case", BATCH_LAST_CASES)
+@pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
+def test_batch_last_matches_the_plain_layout(monkeypatch, case, dtype, rtol):
+    monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: False)
+    _batch_last(monkeypatch, False)
+    plain = _strided_forward_and_gradients(case, dtype)
+    _batch_last(monkeypatch, True)
+    last = _strided_forward_and_gradients(case, dtype)
+    for mine, expected in zip(last, plain):
+        assert mine.dtype == dtype and mine.shape == expected.shape
+        np.testing.assert_allclose(mine, expected, rtol=0, atol=rtol * np.abs(expected).max())
+
+
+@pytest.mark.parametrize("case", BATCH_LAST_CASES[:3])
+def test_gradients_of_any_order_with_the_batch_last(monkeypatch, case):
+    monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: False)
+    _batch_last(monkeypatch, True)
+    n, c, h, w, o, k, stride, p, d, g = case
+    kh, kw = as_pair(k)
+    x, weight, bias = randn(n, c, h, w, grad=True), randn(o, c // g, kh, kw, grad=True), \
+        randn(o, grad=True)
+
+    def op(x, weight, bias):
+        return conv2d(x, weight, bias, stride=stride, padding=p, dilation=d, groups=g)
+
+    assert gradcheck(op, (x, weight, bias))
+    assert gradgradcheck(op, (x, weight, bias))
+
+
+def test_the_batch_last_serves_small_outputs_of_many_rows_and_chains_without_copies():
+    def plan(x_shape, w_shape, stride, padding):
+        geometry = conv._geometry("conv2d", cr.zeros(*x_shape), cr.zeros(*w_shape), None, stride,
+                                  padding, 1, 1, 2)
+        return conv._plan(x_shape, w_shape, geometry)
+
+    assert plan((100, 25, 1, 19), (25, 25, 1, 3), (1, 2), (0, 1)).batch_last  # MNIST-1D CNN
+    assert not plan((100, 1, 1, 40), (25, 1, 1, 5), (1, 2), (0, 1)).batch_last  # 5 rows
+    assert not plan((64, 32, 14, 14), (64, 32, 3, 3), 1, 1).batch_last  # flat
+    assert not plan((64, 32, 28, 28), (64, 32, 3, 3), 2, 1).batch_last  # 196 outputs
+    assert not plan((4, 32, 7, 7), (8, 32, 3, 3), 2, 1).batch_last  # batch shorter than a row
+    # The output is stored batch last, and the next such layer reads it as it is.
+    x, w1, w2 = cr.randn(100, 25, 19), cr.randn(25, 25, 3), cr.randn(25, 25, 3)
+    first = conv1d(x, w1, stride=2, padding=1).relu()
+    assert first.data.transpose(1, 2, 0).flags.c_contiguous
+    second = conv1d(first, w2, stride=2, padding=1)
+    again = conv1d(cr.tensor(np.ascontiguousarray(first.data)), w2, stride=2, padding=1)
+    np.testing.assert_array_equal(second.data, again.data)
