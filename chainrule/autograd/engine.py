@@ -375,7 +375,7 @@ def _make_grad_outputs(outputs, grad_outputs) -> tuple:
                     f"{position} has shape {tuple(out.shape)}. Pass a gradient of that shape "
                     "(e.g. y.backward(cr.ones_like(y))) or reduce it first (y.sum().backward())."
                 )
-            grad = Tensor._make(np.ones(out.shape, dtype=out.dtype))
+            grad = Tensor._make(np.array(1, dtype=out.dtype).reshape(out.shape))
         else:
             if not isinstance(grad, Tensor):
                 grad = Tensor(grad, dtype=out.dtype)

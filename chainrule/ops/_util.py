@@ -165,7 +165,8 @@ def sum_columns(a: np.ndarray) -> np.ndarray:
 def exp_nonpositive(z: np.ndarray) -> np.ndarray:
     """exp(z) for an array z <= 0, with exact zeros where it would underflow (no warning)."""
     floor = _EXP_FLOOR.get(z.dtype, -708.0)
-    if z.size and z.min() >= floor:  # nothing to clamp (the common case): one pass, not three
+    # Nothing to clamp (the common case): one pass, not three.
+    if z.size and np.minimum.reduce(z, axis=None) >= floor:
         return np.exp(z)
     e = np.exp(np.maximum(z, floor))
     e *= z >= floor

@@ -71,7 +71,8 @@ def _class_targets(input: Tensor, target, weight, op: str, allow_probabilities: 
 def _index_weights(target: np.ndarray, classes: int, weight, ignore_index: int, dtype, op: str):
     """(safe targets, per-element weight w[y] (0 where ignored), valid mask); the last two are
     None when every target is valid and there are no class weights (all weights 1)."""
-    lowest, highest = (int(target.min()), int(target.max())) if target.size else (0, 0)
+    lowest, highest = (int(np.minimum.reduce(target, axis=None)),
+                       int(np.maximum.reduce(target, axis=None))) if target.size else (0, 0)
     if weight is None and 0 <= lowest and highest < classes and not (
             lowest <= ignore_index <= highest):
         return target, None, None  # the fast, common case: all valid, unweighted
@@ -130,12 +131,17 @@ class CrossEntropy(Function):
         shifted = x - max_along(x, 1)
         e = exp_nonpositive(shifted)
         total = sum_columns(e) if x.ndim == 2 else e.sum(axis=1, keepdims=True)
-        log_p = shifted
-        log_p -= np.log(total)
+        log_total = np.log(total)
+        log_p = None  # the whole log-softmax, unless only the targets' entries are needed
+        if not (is_index and x.ndim == 2 and not smoothing):
+            log_p = shifted
+            log_p -= log_total
         if is_index:
             safe, w_n, valid = _index_weights(target, classes, weight, ignore_index, x.dtype,
                                               "cross_entropy")
-            if x.ndim == 2:
+            if log_p is None:  # log p[y] = shifted[y] - log Σe: on N numbers instead of N·C
+                picked = shifted[np.arange(x.shape[0]), safe] - log_total[:, 0]
+            elif x.ndim == 2:
                 picked = log_p[np.arange(x.shape[0]), safe]
             else:
                 picked = np.take_along_axis(log_p, safe[:, None], axis=1)[:, 0]
