@@ -75,13 +75,12 @@ def use_flat(in_shape: tuple, kernel: tuple, geometry, overhead: float) -> bool:
 
 def use_batch_last(in_shape: tuple, kernel: tuple, out_hw: tuple) -> bool:
     """Whether the plain layout orders its columns (Ho, Wo, N) instead of (N, Ho, Wo): for small
-    outputs (a strided layer late in a network) of a batch at least twice as long as an output
-    row, so that every slice copy and add runs along the batch instead of restarting for each
-    short row. A first layer with few column rows keeps (N, Ho, Wo) for its per-sample weight
-    gradient."""
+    outputs (a strided layer late in a network, the layers of a 1-d network) of a batch at least
+    twice as long as an output row, so that every slice copy and add runs along the batch
+    instead of restarting for each short row. Its weight gradient is one product with the output
+    gradient's rows, which a batch-last network hands over without a copy."""
     positions = out_hw[0] * out_hw[1]
-    return (in_shape[1] * kernel[0] * kernel[1] > FEW_ROWS and positions <= SMALL_OUTPUT
-            and in_shape[0] >= 2 * out_hw[1])
+    return positions <= SMALL_OUTPUT and in_shape[0] >= 2 * out_hw[1]
 
 
 def _grid(flat_rows: np.ndarray, p: Plan, hw: tuple) -> np.ndarray:
@@ -208,7 +207,8 @@ def weight_times_cols(weight: np.ndarray, cols: np.ndarray, groups: int) -> np.n
 def per_sample(p: Plan, groups: int) -> bool:
     """Whether the weight gradient goes sample by sample straight from grad_output (plain
     layout, few column rows): then it needs no channels-first copy of grad_output."""
-    return not p.flat and groups == 1 and p.in_shape[1] * p.kernel[0] * p.kernel[1] <= FEW_ROWS
+    return (not p.flat and not p.batch_last and groups == 1
+            and p.in_shape[1] * p.kernel[0] * p.kernel[1] <= FEW_ROWS)
 
 
 def grad_weight(grad_output: np.ndarray, grad2d, cols: np.ndarray, p: Plan, groups: int,

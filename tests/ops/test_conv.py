@@ -451,6 +451,7 @@ BATCH_LAST_CASES = [
     (6, 4, 5, 5, 3, 3, 2, 1, 1, 1),
     (9, 6, 4, 7, 4, (2, 3), (1, 2), (1, 0), (1, 2), 2),
     (7, 8, 3, 3, 2, 3, 1, 1, 1, 1),
+    (40, 1, 1, 19, 5, (1, 5), (1, 2), (0, 1), 1, 1),  # a first layer: one weight product
 ]
 
 
@@ -508,7 +509,9 @@ def test_the_batch_last_serves_small_outputs_of_many_rows_and_chains_without_cop
         return conv._plan(x_shape, w_shape, geometry)
 
     assert plan((100, 25, 1, 19), (25, 25, 1, 3), (1, 2), (0, 1)).batch_last  # MNIST-1D CNN
-    assert not plan((100, 1, 1, 40), (25, 1, 1, 5), (1, 2), (0, 1)).batch_last  # 5 rows
+    first = plan((100, 1, 1, 40), (25, 1, 1, 5), (1, 2), (0, 1))  # its first layer too,
+    assert first.batch_last and not conv_arrays.per_sample(first, 1)  # one weight product
+    assert not plan((64, 1, 28, 28), (32, 1, 3, 3), 1, 1).batch_last  # 784 outputs
     assert not plan((64, 32, 14, 14), (64, 32, 3, 3), 1, 1).batch_last  # flat
     assert not plan((64, 32, 28, 28), (64, 32, 3, 3), 2, 1).batch_last  # 196 outputs
     assert not plan((4, 32, 7, 7), (8, 32, 3, 3), 2, 1).batch_last  # batch shorter than a row
