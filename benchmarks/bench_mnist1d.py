@@ -14,6 +14,7 @@ PyTorch and JAX are optional (a line says when one is skipped). JAX runs on its 
 (``pip install jax``); its first call compiles the step, which is not timed.
 
 Run: python benchmarks/bench_mnist1d.py [--quick] [--section step|recipe|all] [--omp-passive]
+     [--jax-one-thread]
 """
 
 from __future__ import annotations
@@ -29,13 +30,18 @@ from _timing import alternate
 torch = jax = None  # imported in main(), after the OpenMP policy is set
 
 
-def import_libraries(omp_passive: bool) -> None:
+def import_libraries(omp_passive: bool, jax_one_thread: bool = False) -> None:
     """PyTorch and JAX when installed. With ``omp_passive``, PyTorch's OpenMP workers sleep
     instead of spinning after each call (a spinning worker takes a core from whatever runs
-    next on a 2-core machine: chainrule or JAX)."""
+    next on a 2-core machine: chainrule or JAX). With ``jax_one_thread``, XLA runs each step on
+    the calling thread, as chainrule does below ``threads.BIG_WORK``: its Eigen pool's workers
+    otherwise keep polling for a while after each call."""
     global torch, jax
     if omp_passive:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
+    if jax_one_thread:
+        os.environ["XLA_FLAGS"] = (os.environ.get("XLA_FLAGS", "") + " --xla_cpu_multi_thread_"
+                                   "eigen=false intra_op_parallelism_threads=1").strip()
     try:
         import torch
     except ImportError:
@@ -138,8 +144,10 @@ def main() -> None:
                         help="PyTorch's intra-op threads (default: its own, one per core)")
     parser.add_argument("--omp-passive", action="store_true",
                         help="OMP_WAIT_POLICY=PASSIVE for PyTorch (see import_libraries)")
+    parser.add_argument("--jax-one-thread", action="store_true",
+                        help="XLA on the calling thread only (see import_libraries)")
     args = parser.parse_args()
-    import_libraries(args.omp_passive)
+    import_libraries(args.omp_passive, args.jax_one_thread)
     skipped()
     if torch is not None and args.torch_threads:
         torch.set_num_threads(args.torch_threads)
