@@ -2,7 +2,9 @@
 
 1. ``step``: one training step of the MLP 40-100-100-10 (zero_grad, forward, cross-entropy,
    backward, Adam) on a batch of 100, the three libraries alternating in rounds (medians,
-   benchmarks/_timing.py). Targets (issue 13): chainrule <= 1.0x JAX and <= 0.2x PyTorch.
+   benchmarks/_timing.py); with ``--separate`` each library runs in a fresh process of its own,
+   the processes alternating in rounds (one library's runtime threads cannot slow another's
+   step there). Targets (issue 13): chainrule <= 1.0x JAX and <= 0.2x PyTorch.
 2. ``recipe``: each of the paper's models (logistic regression, MLP, CNN; benchmarks/_mnist1d.py)
    trained with Adam 1e-2, batch 100, for 6,000 steps (150 epochs of 4,000 signals, reshuffled
    each epoch), the same batches for every library, in 10 rounds of 600 steps that alternate
@@ -14,7 +16,7 @@ PyTorch and JAX are optional (a line says when one is skipped). JAX runs on its 
 (``pip install jax``); its first call compiles the step, which is not timed.
 
 Run: python benchmarks/bench_mnist1d.py [--quick] [--section step|recipe|all] [--omp-passive]
-     [--jax-one-thread]
+     [--jax-one-thread] [--separate]
 """
 
 from __future__ import annotations
@@ -22,6 +24,8 @@ from __future__ import annotations
 import argparse
 import os
 import statistics
+import subprocess
+import sys
 import time
 
 import _mnist1d as recipe
@@ -30,13 +34,18 @@ from _timing import alternate
 torch = jax = None  # imported in main(), after the OpenMP policy is set
 
 
-def import_libraries(omp_passive: bool, jax_one_thread: bool = False) -> None:
-    """PyTorch and JAX when installed. With ``omp_passive``, PyTorch's OpenMP workers sleep
-    instead of spinning after each call (a spinning worker takes a core from whatever runs
-    next on a 2-core machine: chainrule or JAX). With ``jax_one_thread``, XLA runs each step on
+def import_libraries(omp_passive: bool, jax_one_thread: bool = False,
+                     only: str | None = None) -> None:
+    """PyTorch and JAX when installed (``only``: just what that library's process needs).
+
+    With ``omp_passive``, PyTorch's OpenMP workers sleep instead of spinning after each call (a
+    spinning worker takes a core from whatever runs next on a 2-core machine: chainrule or
+    JAX). With ``jax_one_thread``, XLA runs each step on
     the calling thread, as chainrule does below ``threads.BIG_WORK``: its Eigen pool's workers
     otherwise keep polling for a while after each call."""
     global torch, jax
+    if only == "chainrule":
+        return
     if omp_passive:
         os.environ["OMP_WAIT_POLICY"] = "PASSIVE"
     if jax_one_thread:
@@ -46,6 +55,8 @@ def import_libraries(omp_passive: bool, jax_one_thread: bool = False) -> None:
         import torch
     except ImportError:
         torch = None
+    if only == "pytorch":
+        return
     try:
         import jax
         jax.config.update("jax_platforms", "cpu")
@@ -90,6 +101,39 @@ def step_section(quick: bool) -> None:
     rounds, repeat = (10, 50) if quick else (30, 100)
     print(f"MLP 40-100-100-10 step, Adam, batch 100 ({load()})")
     times = alternate(contenders, rounds=rounds, repeat=repeat, warmup=50)
+    print("| library | µs per step |\n|---|---:|")
+    for library, seconds in times.items():
+        print(f"| {library} | {seconds * 1e6:.0f} |")
+    print(ratio_line(times, "jax", 1.0) + "; " + ratio_line(times, "pytorch", 0.2))
+    print(f"({load()} at the end)\n")
+
+
+def child_step(library: str, rounds: int, repeat: int) -> None:
+    """In a fresh process: time ``library``'s MLP step alone; print the median seconds."""
+    x, y, _, _ = recipe.load_data()
+    x, y = x[:recipe.BATCH].copy(), y[:recipe.BATCH].copy()
+    step = trainers("mlp")[library][0]
+    print(alternate({library: lambda: step(x, y)}, rounds=rounds, repeat=repeat,
+                    warmup=50)[library])
+
+
+def separate_step_section(quick: bool, flags: list[str]) -> None:
+    """The step of each library in its own process (as a user runs it), processes alternating
+    in rounds, each library in turn first; medians over the rounds."""
+    libraries = ["chainrule"] + (["pytorch"] if torch is not None else []) + \
+        (["jax"] if jax is not None else [])
+    rounds, inner = (3, 5) if quick else (7, 10)
+    print(f"MLP 40-100-100-10 step, Adam, batch 100, each library in its own process, {rounds} "
+          f"alternating rounds ({load()})")
+    samples: dict[str, list[float]] = {library: [] for library in libraries}
+    for index in range(rounds):
+        shift = index % len(libraries)
+        for library in libraries[shift:] + libraries[:shift]:
+            command = [sys.executable, os.path.abspath(__file__), "--child-step", library,
+                       "--child-rounds", str(inner)] + flags
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            samples[library].append(float(result.stdout.strip().splitlines()[-1]))
+    times = {library: statistics.median(values) for library, values in samples.items()}
     print("| library | µs per step |\n|---|---:|")
     for library, seconds in times.items():
         print(f"| {library} | {seconds * 1e6:.0f} |")
@@ -146,14 +190,24 @@ def main() -> None:
                         help="OMP_WAIT_POLICY=PASSIVE for PyTorch (see import_libraries)")
     parser.add_argument("--jax-one-thread", action="store_true",
                         help="XLA on the calling thread only (see import_libraries)")
+    parser.add_argument("--separate", action="store_true",
+                        help="step section: each library timed in its own process")
+    parser.add_argument("--child-step", help=argparse.SUPPRESS)
+    parser.add_argument("--child-rounds", type=int, default=10, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    import_libraries(args.omp_passive, args.jax_one_thread)
+    import_libraries(args.omp_passive, args.jax_one_thread, only=args.child_step)
+    if args.child_step:
+        child_step(args.child_step, args.child_rounds, 100)
+        return
     skipped()
     if torch is not None and args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     if torch is not None:
         print(f"PyTorch {torch.__version__} on {torch.get_num_threads()} threads")
-    if args.section in ("step", "all"):
+    if args.section in ("step", "all") and args.separate:
+        flags = ["--omp-passive"] * args.omp_passive + ["--jax-one-thread"] * args.jax_one_thread
+        separate_step_section(args.quick, flags)
+    elif args.section in ("step", "all"):
         step_section(args.quick)
     if args.section in ("recipe", "all"):
         recipe_section(args.quick)
