@@ -9,7 +9,8 @@
    trained with Adam 1e-2, batch 100, for 6,000 steps (150 epochs of 4,000 signals, reshuffled
    each epoch), the same batches for every library, in 10 rounds of 600 steps that alternate
    between the libraries (each in turn first); the time per model and library is the median
-   round times 10 (the plain sum is printed beside it), then the test accuracy. Targets:
+   round times 10 (the plain sum is printed beside it), then the test accuracy; with
+   ``--separate`` each model and library trains in a fresh process of its own instead. Targets:
    chainrule's total <= 0.25x PyTorch's and <= 1.0x JAX's.
 
 PyTorch and JAX are optional (a line says when one is skipped). JAX runs on its CPU build
@@ -141,6 +142,43 @@ def separate_step_section(quick: bool, flags: list[str]) -> None:
     print(f"({load()} at the end)\n")
 
 
+def child_recipe(library: str, name: str, steps: int) -> None:
+    """In a fresh process: train ``name`` with ``library`` on the recipe's batches; print the
+    seconds and the test accuracy."""
+    x, y, x_test, y_test = recipe.load_data()
+    batches = [(x[i], y[i]) for i in recipe.batch_order(steps, len(x))]
+    step, accuracy = trainers(name)[library]
+    step(*batches[0])  # JAX compiles here; the others warm up
+    start = time.perf_counter()
+    for bx, by in batches:
+        step(bx, by)
+    print(time.perf_counter() - start, accuracy(x_test, y_test))
+
+
+def separate_recipe_section(quick: bool, flags: list[str]) -> None:
+    """Each (model, library) trained in a fresh process of its own, the libraries in turn
+    first from model to model."""
+    steps = 600 if quick else 6000
+    libraries = ["chainrule"] + (["pytorch"] if torch is not None else []) + \
+        (["jax"] if jax is not None else [])
+    print(f"MNIST-1D recipe: Adam 1e-2, batch 100, {steps} steps, each model and library in its "
+          f"own process ({load()})")
+    print("| model | library | seconds | test accuracy |\n|---|---|---:|---:|")
+    totals: dict[str, float] = {}
+    for index, name in enumerate(recipe.MODELS):
+        shift = index % len(libraries)
+        for library in libraries[shift:] + libraries[:shift]:
+            command = [sys.executable, os.path.abspath(__file__), "--child-recipe",
+                       f"{library}:{name}:{steps}"] + flags
+            result = subprocess.run(command, capture_output=True, text=True, check=True)
+            seconds, accuracy = map(float, result.stdout.strip().splitlines()[-1].split())
+            totals[library] = totals.get(library, 0.0) + seconds
+            print(f"| {name} | {library} | {seconds:.2f} | {accuracy:.3f} |", flush=True)
+    print("| all three | " + ", ".join(f"{k} {v:.2f} s" for k, v in totals.items()) + " | |")
+    print(ratio_line(totals, "pytorch", 0.25) + "; " + ratio_line(totals, "jax", 1.0))
+    print(f"({load()} at the end)\n")
+
+
 def recipe_section(quick: bool) -> None:
     x, y, x_test, y_test = recipe.load_data()
     steps = 600 if quick else 6000
@@ -193,24 +231,30 @@ def main() -> None:
     parser.add_argument("--separate", action="store_true",
                         help="step section: each library timed in its own process")
     parser.add_argument("--child-step", help=argparse.SUPPRESS)
+    parser.add_argument("--child-recipe", help=argparse.SUPPRESS)
     parser.add_argument("--child-rounds", type=int, default=10, help=argparse.SUPPRESS)
     args = parser.parse_args()
-    import_libraries(args.omp_passive, args.jax_one_thread, only=args.child_step)
+    child = args.child_step or (args.child_recipe or "").split(":")[0] or None
+    import_libraries(args.omp_passive, args.jax_one_thread, only=child)
     if args.child_step:
         child_step(args.child_step, args.child_rounds, 100)
+        return
+    if args.child_recipe:
+        library, name, steps = args.child_recipe.split(":")
+        child_recipe(library, name, int(steps))
         return
     skipped()
     if torch is not None and args.torch_threads:
         torch.set_num_threads(args.torch_threads)
     if torch is not None:
         print(f"PyTorch {torch.__version__} on {torch.get_num_threads()} threads")
-    if args.section in ("step", "all") and args.separate:
-        flags = ["--omp-passive"] * args.omp_passive + ["--jax-one-thread"] * args.jax_one_thread
-        separate_step_section(args.quick, flags)
-    elif args.section in ("step", "all"):
-        step_section(args.quick)
+    flags = ["--omp-passive"] * args.omp_passive + ["--jax-one-thread"] * args.jax_one_thread
+    if args.section in ("step", "all"):
+        (separate_step_section(args.quick, flags) if args.separate
+         else step_section(args.quick))
     if args.section in ("recipe", "all"):
-        recipe_section(args.quick)
+        (separate_recipe_section(args.quick, flags) if args.separate
+         else recipe_section(args.quick))
 
 
 if __name__ == "__main__":
