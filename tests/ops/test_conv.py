@@ -356,13 +356,22 @@ FLAT_CASES = [
 ]
 
 
-def _layout(monkeypatch, flat: bool):
+def _layout(monkeypatch, flat: bool, batch_last: bool | None = None):
+    """Force the layout the plans choose (batch_last None: leave that choice to the shapes)."""
     monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: flat)
+    if batch_last is not None:
+        monkeypatch.setattr(conv_arrays, "use_batch_last", lambda *args: batch_last)
     # no plan kept from elsewhere
     monkeypatch.setattr(conv, "_plan", getattr(conv._plan, "__wrapped__", conv._plan))
 
 
-def _forward_and_gradients(case, dtype, noncontiguous=False):
+def _assert_layouts_agree(mine: list, plain: list, dtype, rtol: float) -> None:
+    for got, expected in zip(mine, plain):
+        assert got.dtype == dtype and got.shape == expected.shape
+        np.testing.assert_allclose(got, expected, rtol=0, atol=rtol * np.abs(expected).max())
+
+
+def _forward_and_gradients(case, dtype, noncontiguous=False, stride=1):
     """Output, input/weight/bias gradients and a second-order gradient, as arrays."""
     n, c, h, w, o, k, p, d, g = case
     kh, kw = as_pair(k)
@@ -374,7 +383,7 @@ def _forward_and_gradients(case, dtype, noncontiguous=False):
     x = wide[..., ::2] if noncontiguous else cr.tensor(arrays[0][..., ::2], dtype=dtype,
                                                        requires_grad=True)
     assert x.data.flags.c_contiguous != noncontiguous
-    out = conv2d(x, weight, bias, padding=p, dilation=d, groups=g)
+    out = conv2d(x, weight, bias, stride=stride, padding=p, dilation=d, groups=g)
     grad = cr.tensor(rng.standard_normal(out.shape), dtype=dtype)
     gx, gw, gb = cr.grad((out * grad).sum(), (x, weight, bias), create_graph=True)
     (second,) = cr.grad((gx * gx).sum() + (gw * gw).sum(), weight)
@@ -388,11 +397,8 @@ def test_flat_layout_matches_the_plain_one(monkeypatch, case, dtype, rtol):
         _layout(monkeypatch, False)
         plain = _forward_and_gradients(case, dtype, noncontiguous)
         _layout(monkeypatch, True)
-        flat = _forward_and_gradients(case, dtype, noncontiguous)
-        for mine, expected in zip(flat, plain):
-            assert mine.dtype == dtype
-            scale = np.abs(expected).max()
-            np.testing.assert_allclose(mine, expected, rtol=0, atol=rtol * scale)
+        _assert_layouts_agree(_forward_and_gradients(case, dtype, noncontiguous), plain, dtype,
+                              rtol)
 
 
 @pytest.mark.parametrize("case", FLAT_CASES[:3] + FLAT_CASES[4:6])
@@ -446,51 +452,30 @@ def test_plans_are_kept_per_shape_and_geometry():
 
 # ---------------------------------------------------------------------------- the batch last
 BATCH_LAST_CASES = [
-    # (N, C, H, W, O, kernel, stride, padding, dilation, groups)
-    (12, 12, 1, 9, 5, (1, 3), (1, 2), (0, 1), 1, 1),  # the MNIST-1D CNN's strided layers
-    (6, 4, 5, 5, 3, 3, 2, 1, 1, 1),
-    (9, 6, 4, 7, 4, (2, 3), (1, 2), (1, 0), (1, 2), 2),
-    (7, 8, 3, 3, 2, 3, 1, 1, 1, 1),
-    (40, 1, 1, 19, 5, (1, 5), (1, 2), (0, 1), 1, 1),  # a first layer: one weight product
+    # (stride, (N, C, H, W, O, kernel, padding, dilation, groups))
+    ((1, 2), (12, 12, 1, 9, 5, (1, 3), (0, 1), 1, 1)),  # the MNIST-1D CNN's strided layers
+    (2, (6, 4, 5, 5, 3, 3, 1, 1, 1)),
+    ((1, 2), (9, 6, 4, 7, 4, (2, 3), (1, 0), (1, 2), 2)),
+    (1, (7, 8, 3, 3, 2, 3, 1, 1, 1)),
+    ((1, 2), (40, 1, 1, 19, 5, (1, 5), (0, 1), 1, 1)),  # a first layer: one weight product
 ]
 
 
-def _batch_last(monkeypatch, on: bool):
-    monkeypatch.setattr(conv_arrays, "use_batch_last", lambda *args: on)
-    monkeypatch.setattr(conv, "_plan", getattr(conv._plan, "__wrapped__", conv._plan))
-
-
-def _strided_forward_and_gradients(case, dtype):
-    n, c, h, w, o, k, stride, p, d, g = case
-    kh, kw = as_pair(k)
-    rng = np.random.default_rng(11)
-    x, weight, bias = (cr.tensor(rng.standard_normal(shape), dtype=dtype, requires_grad=True)
-                       for shape in ((n, c, h, w), (o, c // g, kh, kw), (o,)))
-    out = conv2d(x, weight, bias, stride=stride, padding=p, dilation=d, groups=g)
-    grad = cr.tensor(rng.standard_normal(out.shape), dtype=dtype)
-    gx, gw, gb = cr.grad((out * grad).sum(), (x, weight, bias), create_graph=True)
-    (second,) = cr.grad((gx * gx).sum() + (gw * gw).sum(), weight)
-    return [out.data, gx.data, gw.data, gb.data, second.data]
-
-
-@pytest.mark.parametrize("case", BATCH_LAST_CASES)
+@pytest.mark.parametrize("stride, case", BATCH_LAST_CASES)
 @pytest.mark.parametrize("dtype,rtol", [(np.float64, 1e-12), (np.float32, 2e-5)])
-def test_batch_last_matches_the_plain_layout(monkeypatch, case, dtype, rtol):
-    monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: False)
-    _batch_last(monkeypatch, False)
-    plain = _strided_forward_and_gradients(case, dtype)
-    _batch_last(monkeypatch, True)
-    last = _strided_forward_and_gradients(case, dtype)
-    for mine, expected in zip(last, plain):
-        assert mine.dtype == dtype and mine.shape == expected.shape
-        np.testing.assert_allclose(mine, expected, rtol=0, atol=rtol * np.abs(expected).max())
+def test_batch_last_matches_the_plain_layout(monkeypatch, stride, case, dtype, rtol):
+    for noncontiguous in (False, True):
+        _layout(monkeypatch, False, batch_last=False)
+        plain = _forward_and_gradients(case, dtype, noncontiguous, stride)
+        _layout(monkeypatch, False, batch_last=True)
+        _assert_layouts_agree(_forward_and_gradients(case, dtype, noncontiguous, stride), plain,
+                              dtype, rtol)
 
 
-@pytest.mark.parametrize("case", BATCH_LAST_CASES[:3])
-def test_gradients_of_any_order_with_the_batch_last(monkeypatch, case):
-    monkeypatch.setattr(conv_arrays, "use_flat", lambda *args: False)
-    _batch_last(monkeypatch, True)
-    n, c, h, w, o, k, stride, p, d, g = case
+@pytest.mark.parametrize("stride, case", BATCH_LAST_CASES[:3])
+def test_gradients_of_any_order_with_the_batch_last(monkeypatch, stride, case):
+    _layout(monkeypatch, False, batch_last=True)
+    n, c, h, w, o, k, p, d, g = case
     kh, kw = as_pair(k)
     x, weight, bias = randn(n, c, h, w, grad=True), randn(o, c // g, kh, kw, grad=True), \
         randn(o, grad=True)
