@@ -97,7 +97,8 @@ def torch_trainer(name: str, torch):
 
     def accuracy(x, y):
         with torch.no_grad():
-            return float((model(torch.from_numpy(x)).argmax(1).numpy() == y).mean())
+            # a copy: the dataset's arrays are read-only, which torch.from_numpy warns about
+            return float((model(torch.from_numpy(x.copy())).argmax(1).numpy() == y).mean())
 
     return step, accuracy
 

@@ -93,15 +93,24 @@ def ratio_line(times: dict, name: str, target: float) -> str:
             f"{'met' if ratio <= target else 'missed'})")
 
 
-def step_section(quick: bool) -> None:
+def installed() -> list[str]:
+    """The libraries this run compares, chainrule first."""
+    return ["chainrule"] + ["pytorch"] * (torch is not None) + ["jax"] * (jax is not None)
+
+
+def run_child(arguments: list[str], flags: list[str]) -> str:
+    """This script run in a fresh process with ``arguments``; the last line it printed."""
+    command = [sys.executable, os.path.abspath(__file__)] + arguments + flags
+    result = subprocess.run(command, capture_output=True, text=True, check=True)
+    return result.stdout.strip().splitlines()[-1]
+
+
+def first_batch() -> tuple:
     x, y, _, _ = recipe.load_data()
-    x, y = x[:recipe.BATCH].copy(), y[:recipe.BATCH].copy()
-    contenders = {}
-    for library, (step, _) in trainers("mlp").items():
-        contenders[library] = (lambda step=step: step(x, y))
-    rounds, repeat = (10, 50) if quick else (30, 100)
-    print(f"MLP 40-100-100-10 step, Adam, batch 100 ({load()})")
-    times = alternate(contenders, rounds=rounds, repeat=repeat, warmup=50)
+    return x[:recipe.BATCH].copy(), y[:recipe.BATCH].copy()
+
+
+def print_step_times(times: dict) -> None:
     print("| library | µs per step |\n|---|---:|")
     for library, seconds in times.items():
         print(f"| {library} | {seconds * 1e6:.0f} |")
@@ -109,10 +118,19 @@ def step_section(quick: bool) -> None:
     print(f"({load()} at the end)\n")
 
 
+def step_section(quick: bool) -> None:
+    x, y = first_batch()
+    contenders = {}
+    for library, (step, _) in trainers("mlp").items():
+        contenders[library] = (lambda step=step: step(x, y))
+    rounds, repeat = (10, 50) if quick else (30, 100)
+    print(f"MLP 40-100-100-10 step, Adam, batch 100 ({load()})")
+    print_step_times(alternate(contenders, rounds=rounds, repeat=repeat, warmup=50))
+
+
 def child_step(library: str, rounds: int, repeat: int) -> None:
     """In a fresh process: time ``library``'s MLP step alone; print the median seconds."""
-    x, y, _, _ = recipe.load_data()
-    x, y = x[:recipe.BATCH].copy(), y[:recipe.BATCH].copy()
+    x, y = first_batch()
     step = trainers("mlp")[library][0]
     print(alternate({library: lambda: step(x, y)}, rounds=rounds, repeat=repeat,
                     warmup=50)[library])
@@ -121,8 +139,7 @@ def child_step(library: str, rounds: int, repeat: int) -> None:
 def separate_step_section(quick: bool, flags: list[str]) -> None:
     """The step of each library in its own process (as a user runs it), processes alternating
     in rounds, each library in turn first; medians over the rounds."""
-    libraries = ["chainrule"] + (["pytorch"] if torch is not None else []) + \
-        (["jax"] if jax is not None else [])
+    libraries = installed()
     rounds, inner = (3, 5) if quick else (7, 10)
     print(f"MLP 40-100-100-10 step, Adam, batch 100, each library in its own process, {rounds} "
           f"alternating rounds ({load()})")
@@ -130,16 +147,9 @@ def separate_step_section(quick: bool, flags: list[str]) -> None:
     for index in range(rounds):
         shift = index % len(libraries)
         for library in libraries[shift:] + libraries[:shift]:
-            command = [sys.executable, os.path.abspath(__file__), "--child-step", library,
-                       "--child-rounds", str(inner)] + flags
-            result = subprocess.run(command, capture_output=True, text=True, check=True)
-            samples[library].append(float(result.stdout.strip().splitlines()[-1]))
-    times = {library: statistics.median(values) for library, values in samples.items()}
-    print("| library | µs per step |\n|---|---:|")
-    for library, seconds in times.items():
-        print(f"| {library} | {seconds * 1e6:.0f} |")
-    print(ratio_line(times, "jax", 1.0) + "; " + ratio_line(times, "pytorch", 0.2))
-    print(f"({load()} at the end)\n")
+            line = run_child(["--child-step", library, "--child-rounds", str(inner)], flags)
+            samples[library].append(float(line))
+    print_step_times({library: statistics.median(values) for library, values in samples.items()})
 
 
 def child_recipe(library: str, name: str, steps: int) -> None:
@@ -159,8 +169,7 @@ def separate_recipe_section(quick: bool, flags: list[str]) -> None:
     """Each (model, library) trained in a fresh process of its own, the libraries in turn
     first from model to model."""
     steps = 600 if quick else 6000
-    libraries = ["chainrule"] + (["pytorch"] if torch is not None else []) + \
-        (["jax"] if jax is not None else [])
+    libraries = installed()
     print(f"MNIST-1D recipe: Adam 1e-2, batch 100, {steps} steps, each model and library in its "
           f"own process ({load()})")
     print("| model | library | seconds | test accuracy |\n|---|---|---:|---:|")
@@ -168,10 +177,8 @@ def separate_recipe_section(quick: bool, flags: list[str]) -> None:
     for index, name in enumerate(recipe.MODELS):
         shift = index % len(libraries)
         for library in libraries[shift:] + libraries[:shift]:
-            command = [sys.executable, os.path.abspath(__file__), "--child-recipe",
-                       f"{library}:{name}:{steps}"] + flags
-            result = subprocess.run(command, capture_output=True, text=True, check=True)
-            seconds, accuracy = map(float, result.stdout.strip().splitlines()[-1].split())
+            line = run_child(["--child-recipe", f"{library}:{name}:{steps}"], flags)
+            seconds, accuracy = map(float, line.split())
             totals[library] = totals.get(library, 0.0) + seconds
             print(f"| {name} | {library} | {seconds:.2f} | {accuracy:.3f} |", flush=True)
     print("| all three | " + ", ".join(f"{k} {v:.2f} s" for k, v in totals.items()) + " | |")
