@@ -27,6 +27,7 @@ import numpy as np
 
 from chainrule import threads
 from chainrule.ops._conv_util import buffers, window_slices
+from chainrule.ops._util import ones_vector
 
 Plan = namedtuple("Plan", ["in_shape", "kernel", "geometry", "out_hw", "flat", "gap_h", "row",
                            "image", "start", "shifts", "length", "batch_last"])
@@ -233,11 +234,10 @@ def grad_weight(grad_output: np.ndarray, grad2d, cols: np.ndarray, p: Plan, grou
 def channel_sum(grad_output: np.ndarray, grad2d) -> np.ndarray:
     """Σ over (N, H, W) per channel, as products with ones (BLAS is ~3x faster than np.sum)."""
     if grad2d is not None:
-        return threads.matmul(grad2d, np.ones(grad2d.shape[1], grad2d.dtype))
+        return threads.matmul(grad2d, ones_vector(grad2d.shape[1], grad2d.dtype))
     n, channels = grad_output.shape[:2]
     by_sample = grad_output.reshape(n, channels, grad_output.shape[2] * grad_output.shape[3])
-    ones = np.ones(by_sample.shape[2], grad_output.dtype)
-    return threads.matmul(by_sample, ones).sum(axis=0)
+    return threads.matmul(by_sample, ones_vector(by_sample.shape[2], grad_output.dtype)).sum(axis=0)
 
 
 def grad_cols(weight: np.ndarray, grad2d: np.ndarray, groups: int) -> np.ndarray:

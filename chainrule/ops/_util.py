@@ -136,7 +136,9 @@ _BLAS_SUM_TERMS = 1024
 _ONES: dict = {}
 
 
-def _ones(count: int, dtype) -> np.ndarray:
+def ones_vector(count: int, dtype) -> np.ndarray:
+    """A read-only vector of ``count`` ones, kept per (count, dtype): the other factor of the
+    sums done as products (``sum_rows``, a convolution's bias gradient)."""
     key = (count, np.dtype(dtype))
     ones = _ONES.get(key)
     if ones is None:
@@ -152,14 +154,14 @@ def sum_rows(a: np.ndarray) -> np.ndarray:
     ``a.sum(axis=0)`` for a batch of a few hundred rows; NumPy's sum beyond that."""
     if a.shape[0] > _BLAS_SUM_TERMS or a.dtype.kind != "f" or a.ndim != 2:
         return a.sum(axis=0)
-    return threads.matmul(_ones(a.shape[0], a.dtype), a)
+    return threads.matmul(ones_vector(a.shape[0], a.dtype), a)
 
 
 def sum_columns(a: np.ndarray) -> np.ndarray:
     """Σ over axis 1 of a 2-D float array, kept as a column (N, 1): ``a @ ones``."""
     if a.shape[1] > _BLAS_SUM_TERMS or a.dtype.kind != "f" or a.ndim != 2:
         return a.sum(axis=1, keepdims=True)
-    return threads.matmul(a, _ones(a.shape[1], a.dtype))[:, None]
+    return threads.matmul(a, ones_vector(a.shape[1], a.dtype))[:, None]
 
 
 def exp_nonpositive(z: np.ndarray) -> np.ndarray:
